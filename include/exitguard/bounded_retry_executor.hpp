@@ -1,0 +1,239 @@
+// exitguard/bounded_retry_executor.hpp — run an asynchronous operation under a RetryPolicy.
+//
+// BasicBoundedRetryExecutor runs any asynchronous operation — a callable returning
+// `asio::awaitable<T>`, or a token-style async function completing with
+// `void(error_code, T)` — at most `max_attempts` times, each attempt cut at
+// `attempt_timeout`, the whole run cut at `total_timeout`, and retries only what
+// its classifier calls transient. It never starts an attempt after the total
+// deadline, nor one with less than `min_attempt_window` left; a backoff that would
+// run past the deadline ends the run at once. An in-doubt outcome (by default, an
+// attempt that timed out) ends the run with `error::in_doubt`: the operation may
+// still take effect, and re-sending it blindly could do it twice.
+//
+// Completion: `void(boost::system::error_code, RetryResult<T>)`, with any completion
+// token (callbacks, use_awaitable, use_future, deferred, as_tuple). The code is:
+//   - empty on success (result.value holds the value);
+//   - the operation's own error, if it was permanent;
+//   - error::in_doubt, if the last attempt's outcome is in doubt;
+//   - error::attempts_exhausted, if every attempt failed transiently;
+//   - error::total_timeout_exceeded, if the time budget ran out;
+//   - boost::asio::error::operation_aborted, if the caller cancelled.
+// result.last_error and result.last_failure always tell what the last attempt said.
+//
+// Cancellation: per-operation, terminal. The run stops at once, asks the attempt in
+// flight to stop (terminal cancellation on its slot), completes with
+// operation_aborted, and leaves none of its own handlers pending. An attempt that
+// is abandoned (timed out, cancelled) and completes later is ignored.
+//
+// Thread safety: the executor object is immutable after construction; any number of
+// runs may start concurrently from any thread. Each run serialises its own state on
+// a strand, so it is safe on a multi-threaded io_context. The executor object may
+// be destroyed while its runs are in flight.
+#pragma once
+
+#include <exitguard/detail/attempt_slots.hpp>
+#include <exitguard/detail/launch_operation.hpp>
+#include <exitguard/error.hpp>
+#include <exitguard/retry_policy.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <tuple>
+#include <utility>
+
+namespace exitguard {
+
+// What a run did, whatever its outcome.
+template <class T>
+struct RetryResult {
+  std::optional<T> value;                  // set on success
+  std::uint32_t attempts = 0;              // attempts started
+  boost::system::error_code last_error;    // the last attempt's own error, if it failed
+  FailureKind last_failure = FailureKind::permanent;  // meaningful when last_error is set
+};
+
+namespace detail {
+
+inline std::uint64_t splitmix64(std::uint64_t x) noexcept {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+template <class T, class Clock, class Executor>
+struct retry_run {
+  using strand_type = boost::asio::strand<Executor>;
+  using timer_type = boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, strand_type>;
+
+  retry_run(const Executor& ex, const BasicRetryPolicy<Clock>& p, std::uint64_t seed)
+      : strand(boost::asio::make_strand(ex)), timer(strand), policy(p), slots(p.max_attempts), rng(seed) {}
+
+  // Called on the strand when attempt i completes, in time or late.
+  void on_attempt_done(std::size_t i, boost::system::error_code ec, std::optional<T> value) {
+    if (slots.record(i, ec, std::move(value)) && !slots[i].abandoned) timer.cancel();
+  }
+
+  strand_type strand;
+  timer_type timer;
+  BasicRetryPolicy<Clock> policy;
+  attempt_slots<T> slots;
+  std::mt19937_64 rng;
+};
+
+template <class T, class Clock, class Executor, class Op>
+boost::asio::awaitable<std::tuple<boost::system::error_code, RetryResult<T>>> run_retries(
+    std::shared_ptr<retry_run<T, Clock, Executor>> run, Op op,
+    std::function<FailureKind(const boost::system::error_code&)> classify) {
+  namespace asio = boost::asio;
+  co_await asio::this_coro::throw_if_cancelled(false);
+  const auto& policy = run->policy;
+  const auto deadline = Clock::now() + policy.total_timeout;
+  RetryResult<T> result;
+  typename Clock::duration previous_backoff{};
+
+  for (std::uint32_t n = 0; n < policy.max_attempts; ++n) {
+    const auto now = Clock::now();
+    if (deadline - now < policy.min_attempt_window)
+      co_return std::tuple{make_error_code(error::total_timeout_exceeded), std::move(result)};
+
+    const auto attempt_deadline = now + std::min(policy.attempt_timeout, deadline - now);
+    ++result.attempts;
+    auto& slot = run->slots[n];
+    launch_operation<T>(op, run->strand, slot.cancel.slot(),
+                        [run, n](boost::system::error_code ec, std::optional<T> v) {
+                          run->on_attempt_done(n, ec, std::move(v));
+                        });
+    const auto end = co_await wait_until(run->timer, attempt_deadline, [&slot] { return slot.result.has_value(); });
+    if (end == wait_end::cancelled) {
+      run->slots.abandon(n);
+      co_return std::tuple{make_error_code(asio::error::operation_aborted), std::move(result)};
+    }
+    if (end == wait_end::expired) {
+      run->slots.abandon(n);
+      result.last_error = make_error_code(error::attempt_timed_out);
+    } else if (!slot.result->ec && slot.result->value) {
+      result.value = std::move(slot.result->value);
+      result.last_error = {};
+      co_return std::tuple{boost::system::error_code{}, std::move(result)};
+    } else {
+      result.last_error = slot.result->ec ? slot.result->ec : make_error_code(error::operation_threw);
+    }
+
+    try {
+      result.last_failure = classify(result.last_error);
+    } catch (...) {
+      result.last_failure = FailureKind::permanent;  // a throwing classifier stops the run
+    }
+    if (result.last_failure == FailureKind::permanent)
+      co_return std::tuple{result.last_error, std::move(result)};
+    if (result.last_failure == FailureKind::in_doubt)
+      co_return std::tuple{make_error_code(error::in_doubt), std::move(result)};
+    if (n + 1 == policy.max_attempts) break;
+
+    // Back off, unless the wait would leave no room for the next attempt.
+    const auto delay = policy.backoff(n + 1, previous_backoff, run->rng);
+    previous_backoff = delay;
+    if (deadline - Clock::now() < delay + policy.min_attempt_window)
+      co_return std::tuple{make_error_code(error::total_timeout_exceeded), std::move(result)};
+    if (delay > Clock::duration::zero()) {
+      const auto waited = co_await wait_until(run->timer, Clock::now() + delay, [] { return false; });
+      if (waited == wait_end::cancelled)
+        co_return std::tuple{make_error_code(asio::error::operation_aborted), std::move(result)};
+    } else if (co_await stop_requested()) {
+      co_return std::tuple{make_error_code(asio::error::operation_aborted), std::move(result)};
+    }
+  }
+  co_return std::tuple{make_error_code(error::attempts_exhausted), std::move(result)};
+}
+
+// Tag: deduce the result type from an operation returning asio::awaitable<T>.
+struct deduce_result {};
+
+}  // namespace detail
+
+template <class Clock, class Executor = boost::asio::any_io_executor>
+class BasicBoundedRetryExecutor {
+ public:
+  using clock_type = Clock;
+  using executor_type = Executor;
+  using policy_type = BasicRetryPolicy<Clock>;
+  using classifier_type = std::function<FailureKind(const boost::system::error_code&)>;
+
+  // Throws configuration_error if `policy` is invalid. `jitter_seed` seeds the
+  // generator behind the policy's jitter: runs are repeatable for a given seed and
+  // order of starts.
+  template <Classifier C = DefaultClassifier>
+  explicit BasicBoundedRetryExecutor(const executor_type& ex, policy_type policy = {}, C classifier = {},
+                                     std::uint64_t jitter_seed = 0x65786974ULL)
+      : executor_(ex), policy_(policy), classifier_(std::move(classifier)), seed_(jitter_seed) {
+    throw_if_invalid(policy_.validate());
+  }
+
+  executor_type get_executor() const noexcept { return executor_; }
+  const policy_type& policy() const noexcept { return policy_; }
+
+  // Runs `op` under the policy; see the header comment for the completion. `T` is
+  // deduced for operations returning asio::awaitable<T>; give it for token-style
+  // operations (async_execute<double>(op, token)).
+  template <class T = detail::deduce_result, class Op, class CompletionToken>
+  auto async_execute(Op op, CompletionToken&& token) {
+    using value_type = typename std::conditional_t<std::is_same_v<T, detail::deduce_result>,
+                                                   detail::awaitable_result<Op>,
+                                                   std::type_identity<T>>::type;
+    using signature = void(boost::system::error_code, RetryResult<value_type>);
+    return boost::asio::async_initiate<CompletionToken, signature>(
+        [this](auto handler, Op operation) { this->start<value_type>(std::move(handler), std::move(operation)); }, token,
+        std::move(op));
+  }
+
+ private:
+  template <class T, class Handler, class Op>
+  void start(Handler handler, Op op) {
+    namespace asio = boost::asio;
+    using run_type = detail::retry_run<T, Clock, Executor>;
+    const std::uint64_t seed = detail::splitmix64(seed_ + runs_.fetch_add(1, std::memory_order_relaxed));
+    auto run = std::make_shared<run_type>(executor_, policy_, seed);
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    auto handler_ex = asio::get_associated_executor(handler, executor_);
+    auto strand = run->strand;
+    asio::co_spawn(
+        strand, detail::run_retries<T, Clock, Executor, Op>(std::move(run), std::move(op), classifier_),
+        asio::bind_cancellation_slot(
+            slot, asio::bind_executor(handler_ex, [h = std::move(handler)](
+                                                      std::exception_ptr e,
+                                                      std::tuple<boost::system::error_code, RetryResult<T>> r) mutable {
+              // run_retries catches everything it calls; an exception here would be
+              // an allocation failure, reported as such rather than thrown.
+              if (e) std::get<0>(r) = detail::error_from_exception(e);
+              std::move(h)(std::get<0>(r), std::move(std::get<1>(r)));
+            })));
+  }
+
+  executor_type executor_;
+  policy_type policy_;
+  classifier_type classifier_;
+  std::uint64_t seed_;
+  std::atomic<std::uint64_t> runs_{0};
+};
+
+using BoundedRetryExecutor = BasicBoundedRetryExecutor<std::chrono::steady_clock>;
+
+}  // namespace exitguard

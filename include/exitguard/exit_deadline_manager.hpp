@@ -1,0 +1,76 @@
+// exitguard/exit_deadline_manager.hpp — one hard deadline per exit.
+//
+// BasicExitDeadlineManager holds an exit's hard deadline (by default 30 s after the
+// exit signal) and the window before it that is reserved for the final (market)
+// step. It answers the questions every wait of an exit asks: how much is left, when
+// must a non-final step end, may another attempt still start. It arms no timer of
+// its own: the exit's single timer waits on the instants it computes, so the
+// deadline costs nothing extra on the happy path.
+//
+// Thread safety: none; a value owned by one exit. Cancellation: not applicable.
+#pragma once
+
+#include <exitguard/error.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+namespace exitguard {
+
+template <class Clock>
+class BasicExitDeadlineManager {
+ public:
+  using clock_type = Clock;
+  using duration = typename Clock::duration;
+  using time_point = typename Clock::time_point;
+
+  static constexpr duration default_deadline = std::chrono::seconds(30);
+  static constexpr duration default_final_window = std::chrono::seconds(10);
+
+  // The first invalid setting, or an empty code.
+  static boost::system::error_code validate(duration deadline, duration final_window) noexcept {
+    if (!(deadline > duration::zero())) return error::invalid_deadline;
+    if (!(final_window > duration::zero()) || !(final_window < deadline)) return error::final_window_does_not_fit;
+    return {};
+  }
+
+  // Starts the clock at `signal_time` (the exit signal). Throws configuration_error
+  // for an invalid setting.
+  explicit BasicExitDeadlineManager(duration deadline = default_deadline,
+                                    duration final_window = default_final_window,
+                                    time_point signal_time = Clock::now())
+      : signal_(signal_time), deadline_(signal_time + deadline), final_window_(final_window) {
+    throw_if_invalid(validate(deadline, final_window));
+  }
+
+  time_point signal_time() const noexcept { return signal_; }
+  time_point deadline() const noexcept { return deadline_; }
+  // When non-final steps must have ended: the deadline less the reserved window.
+  time_point final_window_start() const noexcept { return deadline_ - final_window_; }
+
+  duration elapsed() const noexcept { return Clock::now() - signal_; }
+  duration remaining() const noexcept { return std::max(deadline_ - Clock::now(), duration::zero()); }
+  bool expired() const noexcept { return Clock::now() >= deadline_; }
+
+  // When a step that starts now and may take `budget` must end: never after the
+  // deadline, and for a non-final step never inside the reserved final window.
+  time_point step_deadline(duration budget, bool final_step) const noexcept {
+    const time_point limit = final_step ? deadline_ : final_window_start();
+    const time_point now = Clock::now();
+    return std::max(now, std::min(now + budget, limit));
+  }
+
+  // True if an attempt needing at least `min_window` may start now and end by `end`.
+  bool fits(duration min_window, time_point end) const noexcept {
+    return std::min(end, deadline_) - Clock::now() >= min_window;
+  }
+
+ private:
+  time_point signal_;
+  time_point deadline_;
+  duration final_window_;
+};
+
+using ExitDeadlineManager = BasicExitDeadlineManager<std::chrono::steady_clock>;
+
+}  // namespace exitguard

@@ -1,0 +1,134 @@
+// exitguard/retry_policy.hpp — how often, how long and how far apart to retry.
+//
+// A BasicRetryPolicy is a plain aggregate: set its members, then let the component
+// that uses it call validate() (they all do, at construction). A default-constructed
+// policy is the design document's standard policy: 3 attempts within 30 s, backoff
+// 1 s -> 2.5 s -> 5 s. `exit_policy()` is the stricter one for exits: 2 attempts
+// within 20 s.
+//
+// Thread safety: a policy is a value; concurrent reads are safe.
+#pragma once
+
+#include <exitguard/error.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string_view>
+
+namespace exitguard {
+
+// How the delay between attempts is randomised (AWS's "Exponential Backoff And
+// Jitter" vocabulary). `d` is the exponential delay, capped at max_backoff.
+enum class Jitter {
+  none,          // exactly d
+  full,          // uniform in [0, d]
+  equal,         // d/2 + uniform in [0, d/2]
+  decorrelated,  // uniform in [initial_backoff, previous * backoff_multiplier], capped
+};
+
+constexpr std::string_view to_string(Jitter j) noexcept {
+  switch (j) {
+    case Jitter::none: return "none";
+    case Jitter::full: return "full";
+    case Jitter::equal: return "equal";
+    case Jitter::decorrelated: return "decorrelated";
+  }
+  return "invalid";
+}
+
+// The largest max_attempts a policy accepts: every per-exit record is bounded by it.
+inline constexpr std::uint32_t max_retry_attempts = 100;
+
+template <class Clock>
+struct BasicRetryPolicy {
+  using clock_type = Clock;
+  using duration = typename Clock::duration;
+
+  std::uint32_t max_attempts = 3;
+  duration total_timeout = std::chrono::seconds(30);
+  duration attempt_timeout = std::chrono::seconds(10);
+  duration initial_backoff = std::chrono::seconds(1);
+  double backoff_multiplier = 2.5;
+  duration max_backoff = std::chrono::seconds(5);
+  Jitter jitter = Jitter::none;
+  // An attempt starts only if at least this much time is left; it is then given
+  // min(attempt_timeout, time left).
+  duration min_attempt_window = std::chrono::milliseconds(500);
+
+  // The design document's policy for exits: 2 attempts, 20 s in all.
+  static constexpr BasicRetryPolicy exit_policy() noexcept {
+    BasicRetryPolicy p;
+    p.max_attempts = 2;
+    p.total_timeout = std::chrono::seconds(20);
+    p.attempt_timeout = std::chrono::seconds(8);
+    return p;
+  }
+
+  // The first setting that makes no sense, or an empty error_code.
+  boost::system::error_code validate() const noexcept {
+    const duration zero = duration::zero();
+    // Written as !(x > y) so that NaN durations (floating reps) are refused too.
+    if (max_attempts < 1 || max_attempts > max_retry_attempts) return error::invalid_max_attempts;
+    if (!(total_timeout > zero)) return error::invalid_total_timeout;
+    if (!(attempt_timeout > zero)) return error::invalid_attempt_timeout;
+    if (attempt_timeout > total_timeout) return error::attempt_timeout_exceeds_total;
+    if (!(initial_backoff >= zero)) return error::invalid_initial_backoff;
+    if (!std::isfinite(backoff_multiplier) || backoff_multiplier < 1.0 || backoff_multiplier > 100.0)
+      return error::invalid_backoff_multiplier;
+    if (!(max_backoff >= initial_backoff) || !(max_backoff < total_timeout))
+      return error::invalid_max_backoff;
+    if (jitter != Jitter::none && jitter != Jitter::full && jitter != Jitter::equal &&
+        jitter != Jitter::decorrelated)
+      return error::invalid_jitter;
+    if (!(min_attempt_window > zero) || min_attempt_window > attempt_timeout)
+      return error::invalid_min_attempt_window;
+    return {};
+  }
+
+  // The delay before retry number `retry` (1 = between attempts 1 and 2) without
+  // jitter: initial_backoff * multiplier^(retry-1), capped at max_backoff.
+  constexpr duration base_backoff(std::uint32_t retry) const noexcept {
+    if (retry == 0) return zero_duration();
+    double d = to_double(initial_backoff);
+    const double cap = to_double(max_backoff);
+    for (std::uint32_t i = 1; i < retry && d < cap; ++i) d *= backoff_multiplier;
+    return from_double(std::min(d, cap));
+  }
+
+  // The delay before retry number `retry`, with this policy's jitter drawn from
+  // `gen` (any uniform random bit generator: inject a seeded one for repeatable
+  // runs). `previous` is the delay used before the previous retry (decorrelated
+  // jitter needs it; zero for the first retry).
+  template <class URBG>
+  duration backoff(std::uint32_t retry, duration previous, URBG& gen) const {
+    const duration d = base_backoff(retry);
+    auto uniform = [&gen](double lo, double hi) {
+      return hi <= lo ? lo : std::uniform_real_distribution<double>(lo, hi)(gen);
+    };
+    switch (jitter) {
+      case Jitter::none: return d;
+      case Jitter::full: return from_double(uniform(0.0, to_double(d)));
+      case Jitter::equal: return from_double(to_double(d) / 2 + uniform(0.0, to_double(d) / 2));
+      case Jitter::decorrelated: {
+        const double lo = to_double(initial_backoff);
+        const double prev = previous > zero_duration() ? to_double(previous) : lo;
+        return from_double(std::min(uniform(lo, prev * backoff_multiplier), to_double(max_backoff)));
+      }
+    }
+    return d;
+  }
+
+ private:
+  static constexpr duration zero_duration() noexcept { return duration::zero(); }
+  static constexpr double to_double(duration d) noexcept { return static_cast<double>(d.count()); }
+  static constexpr duration from_double(double v) noexcept {
+    return duration(static_cast<typename duration::rep>(v));
+  }
+};
+
+using RetryPolicy = BasicRetryPolicy<std::chrono::steady_clock>;
+
+}  // namespace exitguard

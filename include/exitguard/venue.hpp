@@ -1,0 +1,98 @@
+// exitguard/venue.hpp — what exitguard sends to a venue, and what it expects back.
+//
+// The bot supplies the venue: an object whose `submit` sends one exit order and
+// reports a SubmitOutcome. exitguard accepts two styles:
+//   - `asio::awaitable<SubmitOutcome> submit(ExitOrder)`;
+//   - token-style `auto async_submit(ExitOrder, CompletionToken)` completing with
+//     `void(boost::system::error_code, SubmitOutcome)`.
+// Optional members make exits safer (design principle 2):
+//   - `bool exclusive_attempts() const`: true if at most one attempt of an exit can
+//     land (every attempt carries the exit's `exclusivity_key`: a durable nonce or a
+//     client order id), so an in-doubt attempt may be followed by another;
+//   - `asio::awaitable<double> query_position(std::string)`: the position's current
+//     size, so that the next attempt is sized to what really remains;
+//   - `double reference_price(const std::string& position_id)`: the current price
+//     that a limit order's price is derived from at each submit.
+// Types here are plain values: no thread-safety concerns of their own.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace exitguard {
+
+enum class OrderKind : std::uint8_t { limit, market };
+
+// Which way the exit trades: a long position exits by selling, a short one by buying.
+enum class Side : std::uint8_t { sell, buy };
+
+constexpr std::string_view to_string(OrderKind k) noexcept { return k == OrderKind::limit ? "limit" : "market"; }
+constexpr std::string_view to_string(Side s) noexcept { return s == Side::sell ? "sell" : "buy"; }
+
+// One attempt to close (part of) a position.
+struct ExitOrder {
+  std::uint64_t exit_id = 0;
+  std::string position_id;
+  Side side = Side::sell;
+  double quantity = 0;             // what this attempt may fill at most
+  OrderKind kind = OrderKind::limit;
+  double limit_price = 0;          // worst acceptable price; 0 if the venue had no reference price
+  double max_slippage_bps = 0;     // from the reference price at submit time
+  std::uint32_t attempt = 0;       // 1-based, across the whole exit
+  std::uint32_t step = 0;          // 0-based ladder step
+  std::string exclusivity_key;     // the same for every attempt of one exit
+  bool reduce_only = true;         // an exit never opens the opposite position
+};
+
+enum class SubmitStatus : std::uint8_t {
+  filled,            // the whole order quantity filled
+  partially_filled,  // some filled; the order is done (the rest did not fill)
+  rejected,          // nothing filled, certainly; `error` says why
+  in_doubt,          // the venue cannot tell yet (lost confirmation): it may still land
+};
+
+constexpr std::string_view to_string(SubmitStatus s) noexcept {
+  switch (s) {
+    case SubmitStatus::filled: return "filled";
+    case SubmitStatus::partially_filled: return "partially_filled";
+    case SubmitStatus::rejected: return "rejected";
+    case SubmitStatus::in_doubt: return "in_doubt";
+  }
+  return "unknown";
+}
+
+struct SubmitOutcome {
+  SubmitStatus status = SubmitStatus::rejected;
+  double filled_quantity = 0;
+  double average_price = 0;
+  std::string transaction_id;
+  boost::system::error_code error;  // why it was rejected or is in doubt
+};
+
+// The venue declares exclusive attempts (see above).
+template <class V>
+concept DeclaresExclusiveAttempts = requires(const V& v) {
+  { v.exclusive_attempts() } -> std::convertible_to<bool>;
+};
+
+template <class V>
+concept QueriesPosition = requires(V& v, std::string id) {
+  { v.query_position(id) } -> std::same_as<boost::asio::awaitable<double>>;
+};
+
+template <class V>
+concept ProvidesReferencePrice = requires(V& v, const std::string& id) {
+  { v.reference_price(id) } -> std::convertible_to<double>;
+};
+
+template <class V>
+concept AwaitableVenue = requires(V& v, ExitOrder o) {
+  { v.submit(o) } -> std::same_as<boost::asio::awaitable<SubmitOutcome>>;
+};
+
+}  // namespace exitguard

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Install exitguard's build/test dependencies from Debian apt (idempotent).
+#
+#   scripts/setup-deps.sh [extra-package...]
+#
+# Checks each package with dpkg; only when something is missing does it run
+# `apt-get update` and install the missing packages (via sudo when not root).
+set -euo pipefail
+
+packages=(
+  g++
+  cmake
+  make
+  libboost1.81-dev
+  libspdlog-dev
+  catch2
+  prometheus-cpp-dev
+  "$@"
+)
+
+is_installed() {
+  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+}
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! is_installed "$pkg"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "setup-deps: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "setup-deps: missing: ${missing[*]}"
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+  else
+    echo "setup-deps: not root and sudo is not available; install as root:" >&2
+    echo "  apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+"${as_root[@]}" apt-get update
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y --no-install-recommends "${missing[@]}"
