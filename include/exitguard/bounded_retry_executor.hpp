@@ -33,6 +33,7 @@
 
 #include <exitguard/detail/attempt_slots.hpp>
 #include <exitguard/detail/launch_operation.hpp>
+#include <exitguard/detail/splitmix64.hpp>
 #include <exitguard/error.hpp>
 #include <exitguard/retry_policy.hpp>
 
@@ -70,13 +71,6 @@ struct RetryResult {
 };
 
 namespace detail {
-
-inline std::uint64_t splitmix64(std::uint64_t x) noexcept {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 template <class T, class Clock, class Executor>
 struct retry_run {

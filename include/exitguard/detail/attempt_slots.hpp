@@ -50,13 +50,24 @@ class attempt_slots {
     return true;
   }
 
-  // Gives up on attempt i: a result that comes later is late; the operation is asked
-  // to stop (terminal cancellation) in case it can.
-  void abandon(std::size_t i) {
+  // Gives up on attempt i: a result that comes later is late. With `ask_to_stop`
+  // the operation is also asked to stop (terminal cancellation) in case it can; an
+  // exit leaves a timed-out submit running instead, so that a late fill still
+  // reaches it.
+  void abandon(std::size_t i, bool ask_to_stop = true) {
     auto& s = slots_[i];
     if (s.abandoned || s.result) return;
     s.abandoned = true;
-    s.cancel.emit(boost::asio::cancellation_type::terminal);
+    if (ask_to_stop) s.cancel.emit(boost::asio::cancellation_type::terminal);
+  }
+
+  // Asks every attempt still running to stop (the exit was cancelled or closed).
+  void stop_all() {
+    for (auto& s : slots_)
+      if (!s.result) {
+        s.abandoned = true;
+        s.cancel.emit(boost::asio::cancellation_type::terminal);
+      }
   }
 
  private:

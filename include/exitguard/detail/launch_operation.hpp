@@ -93,10 +93,10 @@ struct completion_handler {
 };
 
 template <class T, class Op, class Strand, class OnDone, class... Args>
-void launch_operation(Op& op, const Strand& strand, boost::asio::cancellation_slot slot, OnDone on_done,
+void launch_operation(Op&& op, const Strand& strand, boost::asio::cancellation_slot slot, OnDone on_done,
                       Args... args) {
   using handler_t = completion_handler<T, Strand, OnDone>;
-  if constexpr (returns_awaitable<Op, Args...>) {
+  if constexpr (returns_awaitable<std::remove_reference_t<Op>, Args...>) {
     // Keep a copy of the callback: if calling op throws, the handler was never made.
     OnDone fallback = on_done;
     try {

@@ -1,0 +1,324 @@
+// bug003_replay — the stop-loss that became a 17 % loss, replayed in virtual time.
+//
+// A long position of 1,000 units entered at 100.00 hits its 5 % stop at 95.00 (t = 0)
+// during a crash: the price then falls by 10 % of the entry price per minute. The
+// replay runs each fault variant twice, once with the legacy exit loop (wait 60 s
+// for a confirmation, then poll every 10 s and re-send, no limit, no deadline) and
+// once with exitguard's defaults, against exitguard::testing::MockVenue, and prints
+// what happened: a table, or with --json one JSON document.
+//
+//   bug003_replay            # table
+//   bug003_replay --json     # {"runs":[{"policy":...,"variant":...,...}]}
+
+#include <exitguard/adaptive_exit_executor.hpp>
+#include <exitguard/testing/manual_clock.hpp>
+#include <exitguard/testing/mock_venue.hpp>
+#include <exitguard/testing/virtual_time_driver.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using exitguard::testing::ManualClock;
+using Venue = exitguard::testing::BasicMockVenue<ManualClock>;
+using Script = Venue::script_type;
+using Exits = exitguard::BasicAdaptiveExitExecutor<ManualClock>;
+using Report = exitguard::BasicExitReport<ManualClock>;
+
+constexpr double entry_price = 100.0;
+constexpr double stop_price = 95.0;
+constexpr double position_size = 1000.0;
+// 10 % of the entry price per minute.
+constexpr double price_change_per_second = -entry_price * 0.10 / 60.0;
+// The legacy loop never gives up; the replay stops watching it here.
+constexpr auto legacy_horizon = std::chrono::seconds(600);
+
+struct PositionResult {
+  std::string id;
+  double exposure_seconds = 0;
+  double sold = 0;
+  double average_price = 0;
+  std::uint32_t attempts = 0;
+  std::string final_state;
+  bool escalated = false;
+};
+
+struct Run {
+  std::string policy;
+  std::string variant;
+  std::vector<PositionResult> positions;
+  bool breaker_tripped = false;
+  std::string trading_state = "running";
+};
+
+double seconds(ManualClock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+Script script(exitguard::testing::MockFate fate, ManualClock::duration latency = 2s) {
+  Script s;
+  s.fate = fate;
+  s.latency = latency;
+  return s;
+}
+
+// Each variant's venue: the fault it injects.
+struct Variant {
+  const char* name;
+  const char* description;
+  std::vector<std::string> positions;
+  void (*script)(Venue&);
+};
+
+void lost_confirmation(Venue& v) {
+  v.push(script(exitguard::testing::MockFate::lost));  // the first transaction never lands
+  v.set_default(script(exitguard::testing::MockFate::fill, 2s));
+}
+
+void late_landing(Venue& v) {
+  Script first = script(exitguard::testing::MockFate::land_late);
+  first.lands_after = 25s;  // lands at t = 25 s, long after it was given up
+  v.push(first);
+  v.set_default(script(exitguard::testing::MockFate::fill, 2s));
+}
+
+void outage(Venue& v) {
+  v.add_outage(ManualClock::now(), ManualClock::now() + 45s);  // answers nothing for 45 s
+  v.set_default(script(exitguard::testing::MockFate::fill, 2s));
+}
+
+void rejections(Venue& v) {
+  Script reject = script(exitguard::testing::MockFate::reject, 1s);
+  reject.error = exitguard::error::insufficient_funds;  // permanent
+  v.set_default(reject);
+}
+
+const Variant variants[] = {
+    {"lost-confirmation", "first transaction never confirms; later ones confirm after 2 s", {"SOL-1"},
+     lost_confirmation},
+    {"late-landing", "first transaction lands at t = 25 s, after a second was sent", {"SOL-1"}, late_landing},
+    {"outage", "two positions exit while the venue answers nothing for 45 s", {"SOL-1", "SOL-2"}, outage},
+    {"rejections", "every transaction is rejected with a permanent error", {"SOL-1"}, rejections},
+};
+
+// The legacy exit loop of BUG-003: send, wait up to 60 s for a confirmation, then
+// poll every 10 s and send again, with no attempt limit and no deadline. Every send
+// is a new transaction (no shared nonce) and not reduce-only.
+struct LegacyExit {
+  Venue& venue;
+  std::string position;
+  asio::basic_waitable_timer<ManualClock> timer;
+  ManualClock::time_point start = ManualClock::now();
+  std::optional<ManualClock::time_point> closed_at;
+  std::uint32_t sends = 0;
+  double sold = 0;
+  double notional = 0;
+
+  LegacyExit(asio::io_context& ioc, Venue& v, std::string id) : venue(v), position(std::move(id)), timer(ioc) {}
+
+  void send() {
+    exitguard::ExitOrder order;
+    order.position_id = position;
+    order.quantity = position_size;
+    order.kind = exitguard::OrderKind::market;
+    order.attempt = ++sends;
+    order.exclusivity_key = position + "-legacy-" + std::to_string(sends);
+    order.reduce_only = false;
+    venue.async_submit(order, [this](boost::system::error_code ec, exitguard::SubmitOutcome o) {
+      if (ec || o.filled_quantity <= 0) return;
+      sold += o.filled_quantity;
+      notional += o.filled_quantity * o.average_price;
+      if (!closed_at) {
+        closed_at = ManualClock::now();
+        timer.cancel();
+      }
+    });
+  }
+
+  void start_loop() {
+    send();
+    timer.expires_after(60s);  // the confirmation timeout
+    timer.async_wait([this](boost::system::error_code ec) {
+      if (!ec) poll();
+    });
+  }
+
+  void poll() {
+    timer.expires_after(10s);
+    timer.async_wait([this](boost::system::error_code ec) {
+      if (ec || closed_at || ManualClock::now() - start >= legacy_horizon) return;
+      send();  // still nothing confirmed: send again
+      poll();
+    });
+  }
+};
+
+Run run_legacy(const Variant& variant) {
+  ManualClock::reset();
+  asio::io_context ioc;
+  exitguard::testing::VirtualTimeDriver driver(ioc);
+  Venue venue(ioc.get_executor(), exitguard::testing::linear_price(stop_price, price_change_per_second));
+  venue.set_exclusive_attempts(false);
+  variant.script(venue);
+  std::vector<std::unique_ptr<LegacyExit>> exits;
+  for (const auto& id : variant.positions) {
+    venue.open_position(id, position_size);
+    exits.push_back(std::make_unique<LegacyExit>(ioc, venue, id));
+  }
+  for (auto& e : exits) e->start_loop();
+  // Run on after closing, so that transactions still in flight land and show up.
+  driver.run_for(legacy_horizon + 60s);
+
+  Run run{"legacy", variant.name, {}, false, "running"};
+  for (auto& e : exits) {
+    PositionResult p;
+    p.id = e->position;
+    p.exposure_seconds = seconds((e->closed_at ? *e->closed_at : e->start + legacy_horizon) - e->start);
+    p.sold = venue.sold(e->position);
+    p.average_price = e->sold > 0 ? e->notional / e->sold : 0;
+    p.attempts = e->sends;
+    p.final_state = e->closed_at ? "PositionClosed" : "StillOpen";
+    run.positions.push_back(p);
+  }
+  return run;
+}
+
+Run run_exitguard(const Variant& variant) {
+  ManualClock::reset();
+  asio::io_context ioc;
+  exitguard::testing::VirtualTimeDriver driver(ioc);
+  Venue venue(ioc.get_executor(), exitguard::testing::linear_price(stop_price, price_change_per_second));
+  variant.script(venue);
+  exitguard::BasicTradingHaltCoordinator<ManualClock> halt;
+  exitguard::BasicExitCircuitBreaker<ManualClock> breaker(halt);
+  Exits exits(ioc.get_executor(), {}, &breaker, &halt);
+
+  std::vector<std::optional<Report>> reports(variant.positions.size());
+  for (std::size_t i = 0; i < variant.positions.size(); ++i) {
+    venue.open_position(variant.positions[i], position_size);
+    exitguard::ExitRequest request{variant.positions[i], exitguard::Side::sell, position_size, stop_price,
+                                   "stop-loss at -5 %"};
+    exitguard::execute_exit(exits, venue, request,
+                            [&reports, i](boost::system::error_code, Report r) { reports[i] = std::move(r); });
+  }
+  driver.run_until([&] {
+    for (auto& r : reports)
+      if (!r) return false;
+    return true;
+  });
+  // Let transactions still in flight land, to show that nothing is sold twice.
+  driver.run_for(120s);
+
+  Run run{"exitguard", variant.name, {}, breaker.is_open(), std::string(exitguard::to_string(halt.state()))};
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    const Report& r = *reports[i];
+    PositionResult p;
+    p.id = variant.positions[i];
+    p.exposure_seconds = seconds(r.exit_time);
+    p.sold = venue.sold(p.id);
+    p.average_price = r.average_price;
+    p.attempts = r.attempts;
+    p.final_state = std::string(exitguard::to_string(r.final_state));
+    p.escalated = r.escalated;
+    run.positions.push_back(p);
+  }
+  return run;
+}
+
+// Figures for a run: the worst exposure, the loss on what was sold, and totals.
+struct Totals {
+  double exposure = 0, loss_pct = 0, sold = 0;
+  std::uint32_t attempts = 0;
+  std::string final_state;
+  bool escalated = true;
+};
+
+Totals totals(const Run& run) {
+  Totals t;
+  double notional = 0;
+  for (const auto& p : run.positions) {
+    t.exposure = std::max(t.exposure, p.exposure_seconds);
+    t.sold += p.sold;
+    notional += p.sold * p.average_price;
+    t.attempts += p.attempts;
+    t.escalated = t.escalated && p.escalated;
+    if (t.final_state.empty())
+      t.final_state = p.final_state;
+    else if (t.final_state != p.final_state)
+      t.final_state = "mixed";
+  }
+  // Realized loss against the entry, on what was sold (what the position cost).
+  if (t.sold > 0) t.loss_pct = (entry_price - notional / t.sold) / entry_price * 100.0;
+  return t;
+}
+
+void print_table(const std::vector<Run>& runs) {
+  std::printf("BUG-003 replay: long %.0f units entered at %.2f, stop-loss at %.2f (-5 %%), price falling %.3f/s\n\n",
+              position_size, entry_price, stop_price, -price_change_per_second);
+  std::printf("%-10s %-18s %9s %9s %8s %9s %-15s %-9s %-8s %s\n", "policy", "variant", "exposure", "loss", "attempts",
+              "sold", "final state", "escalated", "breaker", "trading");
+  for (const auto& r : runs) {
+    const Totals t = totals(r);
+    std::printf("%-10s %-18s %8.1fs %8.2f%% %8u %9.1f %-15s %-9s %-8s %s\n", r.policy.c_str(), r.variant.c_str(),
+                t.exposure, t.loss_pct, t.attempts, t.sold, t.final_state.c_str(), t.escalated ? "yes" : "no",
+                r.breaker_tripped ? "tripped" : "closed", r.trading_state.c_str());
+  }
+  std::printf("\nVariants:\n");
+  for (const auto& v : variants) std::printf("  %-18s %s\n", v.name, v.description);
+}
+
+void print_json(const std::vector<Run>& runs) {
+  std::printf("{\"runs\":[");
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const auto& r = runs[i];
+    const Totals t = totals(r);
+    std::printf("%s{\"policy\":\"%s\",\"variant\":\"%s\",\"exposure_seconds\":%.3f,\"realized_loss_pct\":%.3f,"
+                "\"attempts\":%u,\"sold_quantity\":%.3f,\"final_state\":\"%s\",\"escalated\":%s,"
+                "\"breaker_tripped\":%s,\"trading_state\":\"%s\",\"positions\":[",
+                i ? "," : "", r.policy.c_str(), r.variant.c_str(), t.exposure, t.loss_pct, t.attempts, t.sold,
+                t.final_state.c_str(), t.escalated ? "true" : "false", r.breaker_tripped ? "true" : "false",
+                r.trading_state.c_str());
+    for (std::size_t j = 0; j < r.positions.size(); ++j) {
+      const auto& p = r.positions[j];
+      std::printf("%s{\"id\":\"%s\",\"exposure_seconds\":%.3f,\"sold_quantity\":%.3f,\"average_price\":%.4f,"
+                  "\"attempts\":%u,\"final_state\":\"%s\"}",
+                  j ? "," : "", p.id.c_str(), p.exposure_seconds, p.sold, p.average_price, p.attempts,
+                  p.final_state.c_str());
+    }
+    std::printf("]}");
+  }
+  std::printf("]}\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) {
+      json = true;
+    } else {
+      std::fprintf(stderr, "usage: %s [--json]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::vector<Run> runs;
+  for (const auto& v : variants) {
+    runs.push_back(run_legacy(v));
+    runs.push_back(run_exitguard(v));
+  }
+  if (json)
+    print_json(runs);
+  else
+    print_table(runs);
+  return 0;
+}

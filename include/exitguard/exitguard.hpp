@@ -1,0 +1,14 @@
+// exitguard/exitguard.hpp — the whole library in one include.
+//
+// exitguard makes closing a trading position bounded in attempts, in time and in
+// loss. The testing support (ManualClock, VirtualTimeDriver, MockVenue) lives under
+// <exitguard/testing/...> and is not included here.
+#pragma once
+
+#include <exitguard/bounded_retry_executor.hpp>
+#include <exitguard/error.hpp>
+#include <exitguard/exit_attempt_tracker.hpp>
+#include <exitguard/exit_deadline_manager.hpp>
+#include <exitguard/exit_state_machine.hpp>
+#include <exitguard/retry_policy.hpp>
+#include <exitguard/venue.hpp>
