@@ -9,6 +9,7 @@
 //
 //   bug003_replay            # table
 //   bug003_replay --json     # {"runs":[{"policy":...,"variant":...,...}]}
+//   bug003_replay --check    # table, then checks the acceptance figures; exit 1 if one fails
 
 #include <exitguard/adaptive_exit_executor.hpp>
 #include <exitguard/testing/manual_clock.hpp>
@@ -19,7 +20,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -51,7 +54,9 @@ struct PositionResult {
   double average_price = 0;
   std::uint32_t attempts = 0;
   std::string final_state;
+  std::string error;  // empty if it closed
   bool escalated = false;
+  bool breaker_open_after = false;  // the breaker was open when this exit ended
 };
 
 struct Run {
@@ -228,7 +233,10 @@ Run run_exitguard(const Variant& variant) {
     p.average_price = r.average_price;
     p.attempts = r.attempts;
     p.final_state = std::string(exitguard::to_string(r.final_state));
+    p.error = r.error ? std::string(exitguard::error_name(static_cast<exitguard::error>(r.error.value()))) : "";
+    if (r.error && r.error.category() != exitguard::error_category()) p.error = r.error.message();
     p.escalated = r.escalated;
+    p.breaker_open_after = r.breaker_tripped;
     run.positions.push_back(p);
   }
   return run;
@@ -290,24 +298,64 @@ void print_json(const std::vector<Run>& runs) {
     for (std::size_t j = 0; j < r.positions.size(); ++j) {
       const auto& p = r.positions[j];
       std::printf("%s{\"id\":\"%s\",\"exposure_seconds\":%.3f,\"sold_quantity\":%.3f,\"average_price\":%.4f,"
-                  "\"attempts\":%u,\"final_state\":\"%s\"}",
+                  "\"attempts\":%u,\"final_state\":\"%s\",\"error\":\"%s\"}",
                   j ? "," : "", p.id.c_str(), p.exposure_seconds, p.sold, p.average_price, p.attempts,
-                  p.final_state.c_str());
+                  p.final_state.c_str(), p.error.c_str());
     }
     std::printf("]}");
   }
   std::printf("]}\n");
 }
 
+const Run& find(const std::vector<Run>& runs, const char* policy, const char* variant) {
+  for (const auto& r : runs)
+    if (r.policy == policy && r.variant == variant) return r;
+  std::fprintf(stderr, "no run %s/%s\n", policy, variant);
+  std::exit(2);
+}
+
+// The figures the replay exists to show; each line says what it checked.
+bool check(const std::vector<Run>& runs) {
+  int failed = 0;
+  auto expect = [&failed](bool ok, const char* what) {
+    std::printf("%s %s\n", ok ? "ok  " : "FAIL", what);
+    if (!ok) ++failed;
+  };
+  std::printf("\nChecks:\n");
+  const Totals legacy = totals(find(runs, "legacy", "lost-confirmation"));
+  expect(legacy.exposure >= 70 && legacy.exposure <= 140, "legacy/lost-confirmation: exposure within 70-140 s");
+  expect(legacy.loss_pct >= 16.5 && legacy.loss_pct <= 17.5, "legacy/lost-confirmation: realized loss 17.0 +- 0.5 %");
+  const Totals lost = totals(find(runs, "exitguard", "lost-confirmation"));
+  expect(lost.exposure <= 30 && lost.final_state == "PositionClosed",
+         "exitguard/lost-confirmation: closed, exposure <= 30 s");
+  const Totals late = totals(find(runs, "exitguard", "late-landing"));
+  expect(std::abs(late.sold - position_size) < 1e-9, "exitguard/late-landing: sold exactly 1,000 units");
+  const Run& outage = find(runs, "exitguard", "outage");
+  bool both_deadline = outage.positions.size() == 2;
+  for (const auto& p : outage.positions)
+    both_deadline = both_deadline && p.exposure_seconds <= 30 && p.error == "deadline_exceeded" && p.escalated;
+  expect(both_deadline, "exitguard/outage: both exits end by 30 s, deadline exceeded, escalated");
+  int open_after = 0;
+  for (const auto& p : outage.positions) open_after += p.breaker_open_after ? 1 : 0;
+  expect(open_after == 1, "exitguard/outage: the breaker trips at the second failure, not the first");
+  expect(outage.breaker_tripped && outage.trading_state == "halted", "exitguard/outage: breaker tripped, trading halted");
+  expect(totals(find(runs, "exitguard", "rejections")).attempts == 1, "exitguard/rejections: one attempt");
+  std::printf("%d passed, %d failed\n", 8 - failed, failed);
+  return failed == 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool json = false;
+  bool checks = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0) {
       json = true;
+    } else if (std::strcmp(argv[i], "--check") == 0) {
+      checks = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--json]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json | --check]\n", argv[0]);
       return 2;
     }
   }
@@ -316,9 +364,10 @@ int main(int argc, char** argv) {
     runs.push_back(run_legacy(v));
     runs.push_back(run_exitguard(v));
   }
-  if (json)
+  if (json) {
     print_json(runs);
-  else
-    print_table(runs);
-  return 0;
+    return 0;
+  }
+  print_table(runs);
+  return checks && !check(runs) ? 1 : 0;
 }

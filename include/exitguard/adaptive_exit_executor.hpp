@@ -115,7 +115,11 @@ template <class Clock>
 struct BasicExitSettings {
   using duration = typename Clock::duration;
 
-  std::vector<BasicEscalationStep<Clock>> ladder = default_ladder<Clock>();
+  // A constructor rather than a default member initializer: g++ 12 crashes (ICE in
+  // build_call_a) on `settings{}` inside another class's member initializer otherwise.
+  BasicExitSettings() : ladder(default_ladder<Clock>()) {}
+
+  std::vector<BasicEscalationStep<Clock>> ladder;
   duration deadline = std::chrono::seconds(30);      // hard, from the exit signal
   duration final_window = std::chrono::seconds(10);  // reserved for the last (market) step
   std::size_t audit_capacity = 128;
@@ -336,6 +340,8 @@ enum class doubt_resolution { send, closed, unresolvable, cancelled };
 template <class Run>
 boost::asio::awaitable<doubt_resolution> resolve_doubt(Run* run, typename Run::timer_type::time_point step_end) {
   if (venue_exclusive(run->venue)) co_return doubt_resolution::send;  // the same key: at most one lands
+  // Only a venue with query_position can be asked (a token-style venue may offer none).
+  if constexpr (QueriesPosition<typename Run::venue_type>) {
   if (venue_queryable(run->venue) && run->queries_made < run->queries.size()) {
     const std::uint32_t index = run->queries_made++;
     launch_operation<double>(
@@ -370,6 +376,7 @@ boost::asio::awaitable<doubt_resolution> resolve_doubt(Run* run, typename Run::t
       co_return run->remaining <= quantity_epsilon ? doubt_resolution::closed : doubt_resolution::send;
     }
     run->queries.abandon(index);
+  }
   }
   // No safe way to send again: wait for the doubt to resolve by itself, or for the deadline.
   const auto end = co_await wait_until(run->timer, run->deadline.deadline(), [run] {
@@ -430,7 +437,9 @@ boost::asio::awaitable<BasicExitReport<typename Run::clock_type>> run_exit(std::
 
   const auto& ladder = run->settings->ladder;
   bool cancelled = false;
-  for (std::uint32_t s = 0; s < ladder.size() && !failure && !cancelled && !run->finished(); ++s) {
+  bool closed = false;  // by a late fill or by reconciliation: no further step, no escalation
+  for (std::uint32_t s = 0;
+       s < ladder.size() && !failure && !cancelled && !closed && !run->closed_by_late_fill && !run->finished(); ++s) {
     const auto& step = ladder[s];
     const auto& policy = step.policy;
     const bool final_step = s + 1 == ladder.size();
@@ -447,12 +456,12 @@ boost::asio::awaitable<BasicExitReport<typename Run::clock_type>> run_exit(std::
     typename clock::duration previous_backoff{};
 
     while (!failure && !cancelled && !run->finished()) {
-      if (run->closed_by_late_fill) break;
+      if (run->closed_by_late_fill) { closed = true; break; }
       if (spent >= policy.max_attempts) break;
       if (run->tracker.any_in_doubt()) {
         const auto r = co_await resolve_doubt(run.get(), step_end);
         if (r == doubt_resolution::cancelled) { cancelled = true; break; }
-        if (r == doubt_resolution::closed) break;
+        if (r == doubt_resolution::closed) { closed = true; break; }
         if (r == doubt_resolution::unresolvable) {
           fail(error::in_doubt_unresolvable,
                "an attempt is in doubt; the venue neither declares exclusive attempts nor answered a position "
