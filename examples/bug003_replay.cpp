@@ -10,6 +10,7 @@
 //   bug003_replay            # table
 //   bug003_replay --json     # {"runs":[{"policy":...,"variant":...,...}]}
 //   bug003_replay --check    # table, then checks the acceptance figures; exit 1 if one fails
+//   bug003_replay --verbose  # also exitguard's log: one line per exit transition (stderr)
 
 #include <exitguard/adaptive_exit_executor.hpp>
 #include <exitguard/testing/manual_clock.hpp>
@@ -349,16 +350,21 @@ bool check(const std::vector<Run>& runs) {
 int main(int argc, char** argv) {
   bool json = false;
   bool checks = false;
+  bool verbose = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0) {
       json = true;
     } else if (std::strcmp(argv[i], "--check") == 0) {
       checks = true;
+    } else if (std::strcmp(argv[i], "--verbose") == 0) {
+      verbose = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--json | --check]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json | --check] [--verbose]\n", argv[0]);
       return 2;
     }
   }
+  // The transitions are the story told by the table; --verbose shows them one by one.
+  exitguard::default_logger()->set_level(verbose ? spdlog::level::info : spdlog::level::warn);
   std::vector<Run> runs;
   for (const auto& v : variants) {
     runs.push_back(run_legacy(v));

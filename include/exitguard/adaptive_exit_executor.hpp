@@ -46,6 +46,7 @@
 #include <exitguard/exit_circuit_breaker.hpp>
 #include <exitguard/exit_deadline_manager.hpp>
 #include <exitguard/exit_state_machine.hpp>
+#include <exitguard/logging.hpp>
 #include <exitguard/metrics.hpp>
 #include <exitguard/retry_policy.hpp>
 #include <exitguard/trading_halt_coordinator.hpp>
@@ -126,6 +127,8 @@ struct BasicExitSettings {
   std::function<FailureKind(const boost::system::error_code&)> classifier = DefaultClassifier{};
   std::function<bool(const boost::system::error_code&)> escalates = DefaultEscalationRule{};
   std::uint64_t jitter_seed = 0x65786974ULL;
+  // Where the exit's structured lines go (see logging.hpp); empty = the "exitguard" logger.
+  std::shared_ptr<spdlog::logger> logger;
   // Told of fills that arrive after their exit had already ended.
   std::function<void(std::uint64_t exit_id, const std::string& position_id, double quantity, double price)>
       on_late_fill_after_exit;
@@ -245,9 +248,13 @@ struct exit_run : std::enable_shared_from_this<exit_run<Clock, Executor, Venue>>
 
   bool finished() const noexcept { return machine.is_terminal(); }
 
+  // Every transition goes through here: the state machine audits it, the log says it.
   void transition(ExitTransitionState to, std::string_view why, std::uint32_t attempt = 0, std::uint32_t step = 0,
                   std::string_view tx = {}) {
-    machine.transition(to, why, attempt, step, tx);
+    const ExitTransitionState from = machine.state();
+    const bool accepted = !machine.transition(to, why, attempt, step, tx);
+    detail::log_transition(*settings->logger, exit_id, request.position_id, from, to, attempt, step, why, tx,
+                           accepted);
   }
 
   double filled() const noexcept { return tracker.filled_quantity() + unattributed; }
@@ -266,6 +273,9 @@ struct exit_run : std::enable_shared_from_this<exit_run<Clock, Executor, Venue>>
       return;
     }
     take_late_answer(number);
+    // A late answer may have resolved a doubt the exit is waiting on (a late rejection,
+    // a late partial fill): wake it to look again. A wait it does not end re-arms itself.
+    if (!finished()) timer.cancel();
   }
 
   // A late answer: count its fill once; if it closes the position, the exit ends.
@@ -511,6 +521,8 @@ boost::asio::awaitable<BasicExitReport<typename Run::clock_type>> run_exit(std::
 
       if (end == wait_end::cancelled) {
         run->tracker.mark_cancelled(n);
+        // Every attempt started is reported finished, a cancelled one too (outcome "cancelled").
+        if (run->metrics) run->metrics->attempt_finished(s, step.kind, AttemptOutcome::cancelled);
         cancelled = true;
         break;
       }
@@ -591,7 +603,9 @@ boost::asio::awaitable<BasicExitReport<typename Run::clock_type>> run_exit(std::
       run->queries.stop_all();
       run->transition(S::exit_cancelled, "cancelled by the caller");
       fail(asio::error::operation_aborted, "cancelled by the caller");
-    } else if (run->closed_by_late_fill || run->remaining <= quantity_epsilon) {
+    } else if (run->closed_by_late_fill || (run->tracker.started() > 0 && run->remaining <= quantity_epsilon)) {
+      // (Only an exit that sent something can have closed the position: a request for a
+      // quantity <= 0 was refused above and must end ExitFailed, not "closed".)
       run->submits.stop_all();  // the position is closed: nothing else should land
       run->transition(S::position_closed, run->closed_by_late_fill ? "closed by a late fill" : "closed (reconciled)",
                       run->late_fill_attempt, 0, run->late_fill_tx);
@@ -629,16 +643,22 @@ boost::asio::awaitable<BasicExitReport<typename Run::clock_type>> run_exit(std::
   // The breaker hears of successes and failures; cancellations and refusals count neither way.
   const bool refused = failure == error::circuit_open || failure == error::trading_halted ||
                        failure == error::invalid_quantity || failure == error::invalid_price;
+  // A half-open probe that ended without an outcome is given back, or the breaker would
+  // stay half_open, refusing every exit, until reset() (no-op for other permits).
+  if (run->breaker && (cancelled || refused)) run->breaker->record_cancelled(run->permit);
   if (run->breaker && !cancelled && !refused) {
     const auto trips_before = run->breaker->trips();
     if (report.closed())
       run->breaker->record_success(run->permit);
     else
       run->breaker->record_failure(run->permit);
-    if (run->metrics) {
-      if (run->breaker->trips() != trips_before) run->metrics->breaker_tripped();
-      run->metrics->breaker_state(run->breaker->state());
+    if (run->breaker->trips() != trips_before) {
+      run->settings->logger->error("breaker_tripped exit_id={} position={} trips={} state={} error={}", run->exit_id,
+                                   detail::logfmt_value(run->request.position_id), run->breaker->trips(),
+                                   to_string(run->breaker->state()), detail::logfmt_value(failure.message()));
+      if (run->metrics) run->metrics->breaker_tripped();
     }
+    if (run->metrics) run->metrics->breaker_state(run->breaker->state());
   }
   if (run->breaker) {
     report.breaker_state = run->breaker->state();
@@ -683,7 +703,7 @@ class BasicAdaptiveExitExecutor {
                                      breaker_type* breaker = nullptr, halt_type* halt = nullptr,
                                      MetricsSink* metrics = nullptr)
       : executor_(ex),
-        settings_(std::make_shared<const settings_type>(std::move(settings))),
+        settings_(with_logger(std::move(settings))),
         breaker_(breaker),
         halt_(halt),
         metrics_(metrics) {
@@ -723,6 +743,11 @@ class BasicAdaptiveExitExecutor {
                          if (e) ec = detail::error_from_exception(e);  // allocation failure: reported, not thrown
                          std::move(h)(ec, std::move(report));
                        })));
+  }
+
+  static std::shared_ptr<const settings_type> with_logger(settings_type s) {
+    if (!s.logger) s.logger = default_logger();
+    return std::make_shared<const settings_type>(std::move(s));
   }
 
   executor_type executor_;
