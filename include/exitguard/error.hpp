@@ -61,6 +61,7 @@ enum class error : int {
   invalid_quantity = 316,
   invalid_audit_capacity = 317,
   invalid_price = 318,
+  invalid_trading_state = 319,
 };
 
 // Conditions group errors so that callers can test for a family.
@@ -106,7 +107,8 @@ inline constexpr error_info error_table[] = {
     {error::venue_unavailable, "venue_unavailable", "the venue is unavailable"},
     {error::insufficient_funds, "insufficient_funds", "insufficient funds or position"},
     {error::invalid_max_attempts, "invalid_max_attempts", "max_attempts must be between 1 and 100"},
-    {error::invalid_total_timeout, "invalid_total_timeout", "total_timeout must be positive"},
+    {error::invalid_total_timeout, "invalid_total_timeout",
+     "total_timeout must be positive and at most a quarter of its clock's range"},
     {error::invalid_attempt_timeout, "invalid_attempt_timeout", "attempt_timeout must be positive"},
     {error::attempt_timeout_exceeds_total, "attempt_timeout_exceeds_total",
      "attempt_timeout must not be longer than total_timeout"},
@@ -133,6 +135,8 @@ inline constexpr error_info error_table[] = {
     {error::invalid_audit_capacity, "invalid_audit_capacity",
      "the audit trail capacity must be between 8 and 65536 entries"},
     {error::invalid_price, "invalid_price", "the price must be a positive finite number"},
+    {error::invalid_trading_state, "invalid_trading_state",
+     "not a trading state: running, reduce_only or halted"},
 };
 
 constexpr const error_info* find_error(int value) noexcept {
@@ -265,15 +269,17 @@ struct DefaultClassifier {
   FailureKind operator()(const boost::system::error_code& ec) const noexcept {
     namespace errc = boost::system::errc;
     namespace aerr = boost::asio::error;
+    // errno values are compared with errc conditions, which match them in the
+    // system category (Asio's codes) and in the generic one (std::errc-style codes).
     if (ec == errc::timed_out || ec == aerr::timed_out || ec == error::in_doubt ||
-        ec == aerr::connection_reset || ec == aerr::connection_aborted ||
-        ec == aerr::broken_pipe || ec == aerr::eof)
+        ec == errc::connection_reset || ec == errc::connection_aborted ||
+        ec == errc::broken_pipe || ec == aerr::eof)
       return FailureKind::in_doubt;
-    if (ec == aerr::connection_refused || ec == aerr::network_unreachable ||
-        ec == aerr::host_unreachable || ec == aerr::network_down ||
-        ec == aerr::try_again || ec == aerr::would_block || ec == aerr::no_buffer_space ||
-        ec == aerr::host_not_found_try_again || ec == errc::resource_unavailable_try_again ||
-        ec == error::venue_unavailable)
+    if (ec == errc::connection_refused || ec == errc::network_unreachable ||
+        ec == errc::host_unreachable || ec == errc::network_down ||
+        ec == errc::resource_unavailable_try_again || ec == errc::operation_would_block ||
+        ec == errc::no_buffer_space || ec == aerr::try_again || ec == aerr::would_block ||
+        ec == aerr::host_not_found_try_again || ec == error::venue_unavailable)
       return FailureKind::transient;
     return FailureKind::permanent;
   }

@@ -85,6 +85,13 @@ concept QueriesPosition = requires(V& v, std::string id) {
   { v.query_position(id) } -> std::same_as<boost::asio::awaitable<double>>;
 };
 
+// The venue says at run time whether query_position may be used (an optional
+// capability that a venue object may or may not have, e.g. a disabled endpoint).
+template <class V>
+concept ReportsPositionQuery = requires(const V& v) {
+  { v.can_query_position() } -> std::convertible_to<bool>;
+};
+
 template <class V>
 concept ProvidesReferencePrice = requires(V& v, const std::string& id) {
   { v.reference_price(id) } -> std::convertible_to<double>;
