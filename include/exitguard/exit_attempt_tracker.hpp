@@ -97,7 +97,7 @@ class BasicExitAttemptTracker {
   // Records the answer to a pending attempt. Returns the quantity newly counted as
   // filled (0 for a duplicate or a rejection).
   double complete(std::uint32_t number, const SubmitOutcome& outcome) {
-    record_type* r = find(number);
+    record_type* r = find_record(number);
     if (!r || r->outcome != AttemptOutcome::pending) return 0;
     return settle(*r, outcome, false);
   }
@@ -105,7 +105,7 @@ class BasicExitAttemptTracker {
   // Gives up on a pending attempt (timed out, disconnected, or in doubt by the
   // venue's own word): it may still land.
   void mark_in_doubt(std::uint32_t number, boost::system::error_code why) {
-    if (record_type* r = find(number); r && r->outcome == AttemptOutcome::pending) {
+    if (record_type* r = find_record(number); r && r->outcome == AttemptOutcome::pending) {
       r->outcome = AttemptOutcome::in_doubt;
       r->ended = Clock::now();
       r->error = why;
@@ -114,7 +114,7 @@ class BasicExitAttemptTracker {
 
   // The exit was cancelled while this attempt was pending.
   void mark_cancelled(std::uint32_t number) {
-    if (record_type* r = find(number); r && r->outcome == AttemptOutcome::pending) {
+    if (record_type* r = find_record(number); r && r->outcome == AttemptOutcome::pending) {
       r->outcome = AttemptOutcome::cancelled;
       r->ended = Clock::now();
       r->error = boost::asio::error::operation_aborted;
@@ -125,7 +125,7 @@ class BasicExitAttemptTracker {
   // Counted once: returns the quantity newly counted, 0 if the attempt already has
   // a final answer.
   double take_late_fill(std::uint32_t number, const SubmitOutcome& outcome) {
-    record_type* r = find(number);
+    record_type* r = find_record(number);
     if (!r || (r->outcome != AttemptOutcome::in_doubt && r->outcome != AttemptOutcome::cancelled)) return 0;
     return settle(*r, outcome, true);
   }
@@ -133,7 +133,7 @@ class BasicExitAttemptTracker {
   // Resolves an in-doubt attempt as certainly not filled (the venue said so, or
   // reconciliation showed the position intact and the attempts exclusive).
   void resolve_unfilled(std::uint32_t number) {
-    if (record_type* r = find(number); r && r->outcome == AttemptOutcome::in_doubt)
+    if (record_type* r = find_record(number); r && r->outcome == AttemptOutcome::in_doubt)
       r->outcome = AttemptOutcome::rejected;
   }
 
@@ -163,7 +163,8 @@ class BasicExitAttemptTracker {
   }
 
  private:
-  record_type* find(std::uint32_t number) noexcept {
+  // Not an overload of the public find(): a non-const tracker must reach that one.
+  record_type* find_record(std::uint32_t number) noexcept {
     return number >= 1 && number <= records_.size() ? &records_[number - 1] : nullptr;
   }
 
@@ -177,8 +178,10 @@ class BasicExitAttemptTracker {
       case SubmitStatus::rejected: r.outcome = AttemptOutcome::rejected; return 0;
       case SubmitStatus::in_doubt: r.outcome = AttemptOutcome::in_doubt; return 0;
     }
-    // Never count more than the attempt was allowed to fill.
-    const double qty = std::min(std::max(o.filled_quantity, 0.0), r.quantity);
+    // Never count more than the attempt was allowed to fill; a negative or NaN
+    // report counts nothing (std::max(NaN, 0.0) is NaN, which would poison the totals).
+    const double reported = o.filled_quantity > 0 ? o.filled_quantity : 0.0;
+    const double qty = std::min(reported, r.quantity);
     r.filled_quantity = qty;
     r.average_price = o.average_price;
     r.late_fill = late;

@@ -39,8 +39,12 @@ class BasicExitDeadlineManager {
   explicit BasicExitDeadlineManager(duration deadline = default_deadline,
                                     duration final_window = default_final_window,
                                     time_point signal_time = Clock::now())
-      : signal_(signal_time), deadline_(signal_time + deadline), final_window_(final_window) {
+      : signal_(signal_time), deadline_(), final_window_(final_window) {
     throw_if_invalid(validate(deadline, final_window));
+    // A deadline beyond the clock's range saturates: signal_time + deadline would
+    // overflow (undefined behaviour) and wrap into the past.
+    deadline_ = signal_time > time_point{} && deadline > time_point::max() - signal_time ? time_point::max()
+                                                                                          : signal_time + deadline;
   }
 
   time_point signal_time() const noexcept { return signal_; }
@@ -57,7 +61,8 @@ class BasicExitDeadlineManager {
   time_point step_deadline(duration budget, bool final_step) const noexcept {
     const time_point limit = final_step ? deadline_ : final_window_start();
     const time_point now = Clock::now();
-    return std::max(now, std::min(now + budget, limit));
+    // Compared before adding, so that a huge budget cannot overflow now + budget.
+    return std::max(now, budget >= limit - now ? limit : now + budget);
   }
 
   // True if an attempt needing at least `min_window` may start now and end by `end`.

@@ -31,13 +31,25 @@ enum class OrderKind : std::uint8_t { limit, market };
 // Which way the exit trades: a long position exits by selling, a short one by buying.
 enum class Side : std::uint8_t { sell, buy };
 
-constexpr std::string_view to_string(OrderKind k) noexcept { return k == OrderKind::limit ? "limit" : "market"; }
-constexpr std::string_view to_string(Side s) noexcept { return s == Side::sell ? "sell" : "buy"; }
+constexpr std::string_view to_string(OrderKind k) noexcept {
+  switch (k) {
+    case OrderKind::limit: return "limit";
+    case OrderKind::market: return "market";
+  }
+  return "unknown";
+}
+constexpr std::string_view to_string(Side s) noexcept {
+  switch (s) {
+    case Side::sell: return "sell";
+    case Side::buy: return "buy";
+  }
+  return "unknown";
+}
 
 // One attempt to close (part of) a position.
 struct ExitOrder {
   std::uint64_t exit_id = 0;
-  std::string position_id;
+  std::string position_id{};
   Side side = Side::sell;
   double quantity = 0;             // what this attempt may fill at most
   OrderKind kind = OrderKind::limit;
@@ -45,7 +57,7 @@ struct ExitOrder {
   double max_slippage_bps = 0;     // from the reference price at submit time
   std::uint32_t attempt = 0;       // 1-based, across the whole exit
   std::uint32_t step = 0;          // 0-based ladder step
-  std::string exclusivity_key;     // the same for every attempt of one exit
+  std::string exclusivity_key{};   // the same for every attempt of one exit
   bool reduce_only = true;         // an exit never opens the opposite position
 };
 
@@ -70,8 +82,8 @@ struct SubmitOutcome {
   SubmitStatus status = SubmitStatus::rejected;
   double filled_quantity = 0;
   double average_price = 0;
-  std::string transaction_id;
-  boost::system::error_code error;  // why it was rejected or is in doubt
+  std::string transaction_id{};
+  boost::system::error_code error{};  // why it was rejected or is in doubt
 };
 
 // The venue declares exclusive attempts (see above).
