@@ -15,6 +15,9 @@ packages=(
   libspdlog-dev
   catch2
   prometheus-cpp-dev
+  prometheus          # promtool: scripts/check-observability.sh
+  curl                # scraping the metrics exporter
+  nodejs              # scripts/check-dashboard.js
   "$@"
 )
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Full exitguard check: release and sanitizer workflows (configure, build,
-# ctest), then install + the two consumer projects.
+# Full exitguard check: release workflow (configure, build, ctest), the
+# observability checks (alert rules, dashboard, the metrics exporter's scrape),
+# the sanitizer workflow, then install + the two consumer projects.
 #
 #   scripts/test.sh                      # everything
 #   EXITGUARD_SKIP_ASAN=1 scripts/test.sh   # skip the ASan/UBSan pass
@@ -51,6 +52,12 @@ step_release() {
   cmake --workflow --preset release
 }
 
+# promtool check/test rules, the dashboard's metric names, and (once it exists)
+# the metrics exporter's /metrics through promtool check metrics.
+step_observability() {
+  "$ROOT/scripts/check-observability.sh"
+}
+
 step_asan() {
   cmake --workflow --preset asan
 }
@@ -77,6 +84,7 @@ step_consumer_subdirectory() {
 # --- main --------------------------------------------------------------------
 run_step deps step_deps
 run_step release step_release
+run_step observability step_observability
 if [ "${EXITGUARD_SKIP_ASAN:-0}" = "1" ]; then
   skip_step asan "EXITGUARD_SKIP_ASAN=1"
 else
