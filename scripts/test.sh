@@ -81,6 +81,19 @@ step_consumer_subdirectory() {
   ./build/consumer-subdirectory/consumer_subdirectory
 }
 
+step_consumer_prometheus() {
+  cmake -S tests/consumers/prometheus -B build/consumer-prometheus \
+        -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$STAGE"
+  cmake --build build/consumer-prometheus -j 2
+  ./build/consumer-prometheus/consumer_prometheus
+}
+
+# A consumer that does not ask for the prometheus component builds with
+# prometheus-cpp made invisible (a private mount namespace hides it).
+step_consumer_without_prometheus() {
+  tests/consumers/prometheus/check-core-without-prometheus-cpp.sh "$STAGE" build/consumers-hidden-deps
+}
+
 # --- main --------------------------------------------------------------------
 run_step deps step_deps
 run_step release step_release
@@ -93,3 +106,5 @@ fi
 run_step install step_install
 run_step consumer-installed step_consumer_installed
 run_step consumer-subdirectory step_consumer_subdirectory
+run_step consumer-prometheus step_consumer_prometheus
+run_step consumer-without-prometheus step_consumer_without_prometheus
