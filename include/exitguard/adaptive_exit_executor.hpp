@@ -483,6 +483,12 @@ boost::asio::awaitable<BasicExitReport<typename Run::clock_type>> run_exit(std::
         fail(error::trading_halted, "trading halted while the exit was in flight");
         break;
       }
+      // A cancellation that came with the last answer (before this coroutine resumed):
+      // send nothing more.
+      if (co_await stop_requested()) {
+        cancelled = true;
+        break;
+      }
       if (!run->deadline.fits(policy.min_attempt_window, step_end)) break;  // this step's time is up
 
       const auto now = clock::now();
@@ -572,6 +578,10 @@ boost::asio::awaitable<BasicExitReport<typename Run::clock_type>> run_exit(std::
           ++spent;
         } else {
           run->transition(S::exit_rejected, o.error.message(), n, s, o.transaction_id);
+          // Superseded: while it was pending, an earlier attempt on the same exclusive key
+          // landed in part (a late fill), so this one could not. Its rejection says nothing
+          // about the venue: the remainder goes at once with the new key, as after a partial fill.
+          if (venue_exclusive(run->venue) && order.exclusivity_key != run->exclusivity_key()) continue;
           ++spent;
           if (run->settings->escalates(o.error) && !final_step) break;  // a wider order may succeed
           if (kind != FailureKind::transient) {

@@ -89,6 +89,10 @@ boost::asio::awaitable<wait_end> wait_until(Timer& timer, typename Timer::time_p
                                             Ready ready) {
   for (;;) {
     if (ready()) co_return wait_end::completed;
+    // A cancellation that came while the timer was not armed (the wait that saw it
+    // was woken by ready() instead) must not be slept through.
+    const auto state = co_await boost::asio::this_coro::cancellation_state;
+    if (state.cancelled() != boost::asio::cancellation_type::none) co_return wait_end::cancelled;
     timer.expires_at(deadline);
     auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     if (ready()) co_return wait_end::completed;
