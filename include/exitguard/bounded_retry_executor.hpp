@@ -102,6 +102,11 @@ boost::asio::awaitable<std::tuple<boost::system::error_code, RetryResult<T>>> ru
   const auto deadline = Clock::now() + policy.total_timeout;
   RetryResult<T> result;
   typename Clock::duration previous_backoff{};
+  // The operation object must outlive every attempt, including an abandoned one that
+  // completes after the run has ended: an operation that is a coroutine member
+  // function (or a capturing coroutine lambda) refers to it from the attempt's frame.
+  // Each attempt's completion callback holds it.
+  const auto operation = std::make_shared<Op>(std::move(op));
 
   for (std::uint32_t n = 0; n < policy.max_attempts; ++n) {
     const auto now = Clock::now();
@@ -111,8 +116,8 @@ boost::asio::awaitable<std::tuple<boost::system::error_code, RetryResult<T>>> ru
     const auto attempt_deadline = now + std::min(policy.attempt_timeout, deadline - now);
     ++result.attempts;
     auto& slot = run->slots[n];
-    launch_operation<T>(op, run->strand, slot.cancel.slot(),
-                        [run, n](boost::system::error_code ec, std::optional<T> v) {
+    launch_operation<T>(*operation, run->strand, slot.cancel.slot(),
+                        [run, n, operation](boost::system::error_code ec, std::optional<T> v) {
                           run->on_attempt_done(n, ec, std::move(v));
                         });
     const auto end = co_await wait_until(run->timer, attempt_deadline, [&slot] { return slot.result.has_value(); });

@@ -72,7 +72,10 @@ struct BasicRetryPolicy {
     const duration zero = duration::zero();
     // Written as !(x > y) so that NaN durations (floating reps) are refused too.
     if (max_attempts < 1 || max_attempts > max_retry_attempts) return error::invalid_max_attempts;
-    if (!(total_timeout > zero)) return error::invalid_total_timeout;
+    // The upper bound keeps `now() + total_timeout` and the sums of durations below
+    // it from overflowing the clock's representation (undefined behaviour).
+    if (!(total_timeout > zero) || !(total_timeout <= duration::max() / 4))
+      return error::invalid_total_timeout;
     if (!(attempt_timeout > zero)) return error::invalid_attempt_timeout;
     if (attempt_timeout > total_timeout) return error::attempt_timeout_exceeds_total;
     if (!(initial_backoff >= zero)) return error::invalid_initial_backoff;
@@ -95,7 +98,9 @@ struct BasicRetryPolicy {
     double d = to_double(initial_backoff);
     const double cap = to_double(max_backoff);
     for (std::uint32_t i = 1; i < retry && d < cap; ++i) d *= backoff_multiplier;
-    return from_double(std::min(d, cap));
+    // Compared as durations too: beyond 2^53 ticks a double rounds past the cap.
+    if (d >= cap) return max_backoff;
+    return std::min(from_double(d), max_backoff);
   }
 
   // The delay before retry number `retry`, with this policy's jitter drawn from
@@ -110,12 +115,13 @@ struct BasicRetryPolicy {
     };
     switch (jitter) {
       case Jitter::none: return d;
-      case Jitter::full: return from_double(uniform(0.0, to_double(d)));
-      case Jitter::equal: return from_double(to_double(d) / 2 + uniform(0.0, to_double(d) / 2));
+      case Jitter::full: return std::min(from_double(uniform(0.0, to_double(d))), d);
+      case Jitter::equal: return std::min(from_double(to_double(d) / 2 + uniform(0.0, to_double(d) / 2)), d);
       case Jitter::decorrelated: {
         const double lo = to_double(initial_backoff);
         const double prev = previous > zero_duration() ? to_double(previous) : lo;
-        return from_double(std::min(uniform(lo, prev * backoff_multiplier), to_double(max_backoff)));
+        const duration b = from_double(std::min(uniform(lo, prev * backoff_multiplier), to_double(max_backoff)));
+        return std::max(initial_backoff, std::min(b, max_backoff));
       }
     }
     return d;
