@@ -40,6 +40,7 @@
 
 #include <exitguard/detail/attempt_slots.hpp>
 #include <exitguard/detail/launch_operation.hpp>
+#include <exitguard/detail/spawn_for_handler.hpp>
 #include <exitguard/detail/splitmix64.hpp>
 #include <exitguard/error.hpp>
 #include <exitguard/exit_attempt_tracker.hpp>
@@ -415,11 +416,9 @@ void start_attempt(const std::shared_ptr<Run>& run, std::uint32_t number, const 
   }
 }
 
-// What one attempt's answer means for the exit.
-enum class attempt_verdict { closed, partial, retry, in_doubt, escalate, fail };
-
 template <class Run>
-boost::asio::awaitable<BasicExitReport<typename Run::clock_type>> run_exit(std::shared_ptr<Run> run) {
+boost::asio::awaitable<std::tuple<boost::system::error_code, BasicExitReport<typename Run::clock_type>>> run_exit(
+    std::shared_ptr<Run> run) {
   using clock = typename Run::clock_type;
   using S = ExitTransitionState;
   namespace asio = boost::asio;
@@ -692,7 +691,8 @@ boost::asio::awaitable<BasicExitReport<typename Run::clock_type>> run_exit(std::
   }
   report.attempt_records = run->tracker.attempts();
   report.audit_trail = run->machine.audit_trail();
-  co_return report;
+  const boost::system::error_code ec = report.error;
+  co_return std::tuple{ec, std::move(report)};
 }
 
 }  // namespace detail
@@ -737,22 +737,12 @@ class BasicAdaptiveExitExecutor {
  private:
   template <class Handler, class Venue>
   void start(Handler handler, ExitRequest request, Venue& venue) {
-    namespace asio = boost::asio;
     using run_type = detail::exit_run<Clock, Executor, Venue>;
     const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed) + 1;
     auto run = std::make_shared<run_type>(executor_, settings_, venue, std::move(request), id, breaker_, halt_,
                                           metrics_);
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    auto handler_ex = asio::get_associated_executor(handler, executor_);
     auto strand = run->strand;
-    asio::co_spawn(strand, detail::run_exit(std::move(run)),
-                   asio::bind_cancellation_slot(
-                       slot, asio::bind_executor(handler_ex, [h = std::move(handler)](std::exception_ptr e,
-                                                                                     report_type report) mutable {
-                         boost::system::error_code ec = report.error;
-                         if (e) ec = detail::error_from_exception(e);  // allocation failure: reported, not thrown
-                         std::move(h)(ec, std::move(report));
-                       })));
+    detail::spawn_for_handler<report_type>(strand, executor_, detail::run_exit(std::move(run)), std::move(handler));
   }
 
   static std::shared_ptr<const settings_type> with_logger(settings_type s) {

@@ -33,6 +33,7 @@
 
 #include <exitguard/detail/attempt_slots.hpp>
 #include <exitguard/detail/launch_operation.hpp>
+#include <exitguard/detail/spawn_for_handler.hpp>
 #include <exitguard/detail/splitmix64.hpp>
 #include <exitguard/error.hpp>
 #include <exitguard/retry_policy.hpp>
@@ -206,24 +207,13 @@ class BasicBoundedRetryExecutor {
  private:
   template <class T, class Handler, class Op>
   void start(Handler handler, Op op) {
-    namespace asio = boost::asio;
     using run_type = detail::retry_run<T, Clock, Executor>;
     const std::uint64_t seed = detail::splitmix64(seed_ + runs_.fetch_add(1, std::memory_order_relaxed));
     auto run = std::make_shared<run_type>(executor_, policy_, seed);
-    auto slot = asio::get_associated_cancellation_slot(handler);
-    auto handler_ex = asio::get_associated_executor(handler, executor_);
     auto strand = run->strand;
-    asio::co_spawn(
-        strand, detail::run_retries<T, Clock, Executor, Op>(std::move(run), std::move(op), classifier_),
-        asio::bind_cancellation_slot(
-            slot, asio::bind_executor(handler_ex, [h = std::move(handler)](
-                                                      std::exception_ptr e,
-                                                      std::tuple<boost::system::error_code, RetryResult<T>> r) mutable {
-              // run_retries catches everything it calls; an exception here would be
-              // an allocation failure, reported as such rather than thrown.
-              if (e) std::get<0>(r) = detail::error_from_exception(e);
-              std::move(h)(std::get<0>(r), std::move(std::get<1>(r)));
-            })));
+    detail::spawn_for_handler<RetryResult<T>>(
+        strand, executor_, detail::run_retries<T, Clock, Executor, Op>(std::move(run), std::move(op), classifier_),
+        std::move(handler));
   }
 
   executor_type executor_;
