@@ -41,6 +41,13 @@ TEST_CASE("exitguard.hpp is self-contained and reaches every main type", "[umbre
   STATIC_REQUIRE(std::is_same_v<exitguard::ExitStateMachine::clock_type, steady>);
   STATIC_REQUIRE(boost::system::is_error_code_enum<exitguard::error>::value);
   STATIC_REQUIRE(exitguard::Classifier<exitguard::DefaultClassifier>);
+  // The orchestration layer is reachable through the umbrella too.
+  STATIC_REQUIRE(std::is_same_v<exitguard::AdaptiveExitExecutor, exitguard::BasicAdaptiveExitExecutor<steady>>);
+  STATIC_REQUIRE(std::is_same_v<exitguard::ExitCircuitBreaker, exitguard::BasicExitCircuitBreaker<steady>>);
+  STATIC_REQUIRE(std::is_same_v<exitguard::TradingHaltCoordinator, exitguard::BasicTradingHaltCoordinator<steady>>);
+  STATIC_REQUIRE(std::is_same_v<exitguard::ExitReport, exitguard::BasicExitReport<steady>>);
+  STATIC_REQUIRE(std::is_polymorphic_v<exitguard::MetricsSink>);
+  STATIC_REQUIRE(exitguard::default_logger_name == "exitguard");
   STATIC_REQUIRE(exitguard::to_string(exitguard::ExitTransitionState::position_closed) == "PositionClosed");
   STATIC_REQUIRE(exitguard::to_string(exitguard::AttemptOutcome::in_doubt) == "in_doubt");
   STATIC_REQUIRE(exitguard::to_string(exitguard::SubmitStatus::partially_filled) == "partially_filled");
