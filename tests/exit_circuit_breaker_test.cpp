@@ -565,7 +565,7 @@ TEST_CASE("A cancelled probe is given back and the next caller probes", "[breake
   CHECK(breaker.state() == BreakerState::closed);
 }
 
-TEST_CASE("A reset during the probe closes the breaker; the probe's outcome is then an ordinary one",
+TEST_CASE("A reset during the probe closes the breaker, and the probe's outcome is then an ordinary one",
           "[breaker][cooldown]") {
   ManualClock::reset();
   Coordinator halt;
