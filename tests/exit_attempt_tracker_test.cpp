@@ -9,6 +9,8 @@
 #define CATCH_CONFIG_ENABLE_CHRONO_STRINGMAKER
 #include <catch2/catch.hpp>
 
+#include "support/configuration_error.hpp"
+
 #include <exitguard/testing/manual_clock.hpp>
 
 #include <chrono>
@@ -59,17 +61,7 @@ SubmitOutcome outcome(SubmitStatus status, double filled_quantity = 0, double av
   return o;
 }
 
-// The code of the configuration_error thrown by `f`; fails the test if none is thrown.
-template <class F>
-boost::system::error_code configuration_error_of(F&& f) {
-  try {
-    std::forward<F>(f)();
-  } catch (const exitguard::configuration_error& e) {
-    return e.code();
-  }
-  FAIL("no configuration_error was thrown");
-  return {};
-}
+using exitguard::test::configuration_error_of;
 
 }  // namespace
 
