@@ -44,6 +44,16 @@ constexpr expected_error expected_errors[] = {
     {error::attempt_limit_reached, 207, "attempt_limit_reached"},
     {error::venue_unavailable, 208, "venue_unavailable"},
     {error::insufficient_funds, 209, "insufficient_funds"},
+    {error::event_not_allowed, 210, "event_not_allowed"},
+    {error::callback_threw, 211, "callback_threw"},
+    {error::fill_without_quantity, 401, "fill_without_quantity"},
+    {error::overfill, 402, "overfill"},
+    {error::unknown_submit_status, 403, "unknown_submit_status"},
+    {error::invalid_fill_price, 404, "invalid_fill_price"},
+    {error::invalid_reference_price, 405, "invalid_reference_price"},
+    {error::invalid_position_report, 406, "invalid_position_report"},
+    {error::position_query_failed, 407, "position_query_failed"},
+    {error::duplicate_fill, 408, "duplicate_fill"},
     {error::invalid_max_attempts, 301, "invalid_max_attempts"},
     {error::invalid_total_timeout, 302, "invalid_total_timeout"},
     {error::invalid_attempt_timeout, 303, "invalid_attempt_timeout"},
@@ -63,6 +73,11 @@ constexpr expected_error expected_errors[] = {
     {error::invalid_audit_capacity, 317, "invalid_audit_capacity"},
     {error::invalid_price, 318, "invalid_price"},
     {error::invalid_trading_state, 319, "invalid_trading_state"},
+    {error::cooldown_unused, 320, "cooldown_unused"},
+    {error::deadline_too_long, 321, "deadline_too_long"},
+    {error::invalid_late_answer_horizon, 322, "invalid_late_answer_horizon"},
+    {error::invalid_lot_size, 323, "invalid_lot_size"},
+    {error::invalid_exit_attempt_limit, 324, "invalid_exit_attempt_limit"},
 };
 
 bool is_expected_id(int id) {

@@ -2,21 +2,32 @@
 //
 // BasicExitAttemptTracker records every attempt of one exit: its number, ladder
 // step, order, start and end, outcome, fill and transaction id. It enforces the
-// exit's attempt limit, keeps the set of attempts still in doubt, and counts each
-// attempt's fill exactly once — including a fill reported after the attempt was
-// given up (a late fill), so that nothing is double-counted.
+// exit's attempt limit, knows which attempts may still land, and counts each
+// attempt's fill exactly once, in exact base units — including fills reported after
+// the attempt was given up (late fills) and fills reported twice.
+//
+// An attempt's fill can be reported two ways: in its answer (the attempt's
+// cumulative quantity and average price) and by fill reports (increments, each with
+// a fill or transaction id, deduplicated). What counts is the larger of the two
+// totals, so the same fill seen both ways is never counted twice.
+//
+// It validates nothing: the exit engine checks every venue answer before it reaches
+// the tracker. It reads no clock: every time is passed in.
 //
 // Thread safety: none; one exit's tracker is used from that exit's strand.
 #pragma once
 
 #include <exitguard/error.hpp>
+#include <exitguard/quantity.hpp>
 #include <exitguard/retry_policy.hpp>
 #include <exitguard/venue.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace exitguard {
@@ -24,10 +35,11 @@ namespace exitguard {
 enum class AttemptOutcome : std::uint8_t {
   pending,           // sent, no answer yet
   filled,            // filled in full
-  partially_filled,  // filled in part
+  partially_filled,  // filled in part; the order is done
   rejected,          // certainly did not fill
   in_doubt,          // given up on or unconfirmed: it may still land
   cancelled,         // the exit was cancelled while it was pending (it may still land)
+  expired,           // known dead: it can no longer land (a blockhash past its height)
 };
 
 constexpr std::string_view to_string(AttemptOutcome o) noexcept {
@@ -38,8 +50,14 @@ constexpr std::string_view to_string(AttemptOutcome o) noexcept {
     case AttemptOutcome::rejected: return "rejected";
     case AttemptOutcome::in_doubt: return "in_doubt";
     case AttemptOutcome::cancelled: return "cancelled";
+    case AttemptOutcome::expired: return "expired";
   }
   return "unknown";
+}
+
+// May an attempt with this outcome still fill (more)?
+constexpr bool may_still_land(AttemptOutcome o) noexcept {
+  return o == AttemptOutcome::pending || o == AttemptOutcome::in_doubt || o == AttemptOutcome::cancelled;
 }
 
 template <class Clock>
@@ -47,40 +65,49 @@ struct BasicAttemptRecord {
   std::uint32_t number = 0;  // 1-based across the exit
   std::uint32_t step = 0;
   OrderKind kind = OrderKind::limit;
-  double quantity = 0;
+  Quantity quantity;
   double limit_price = 0;
   double max_slippage_bps = 0;
   typename Clock::time_point started{};
   std::optional<typename Clock::time_point> ended;
   AttemptOutcome outcome = AttemptOutcome::pending;
-  double filled_quantity = 0;
-  double average_price = 0;
+  Quantity filled_quantity;  // counted: the larger of the answer's total and the fill reports' sum
+  double average_price = 0;  // of what is counted; 0 if nothing filled
   std::string transaction_id;
   boost::system::error_code error;
-  bool late_fill = false;  // its fill arrived after it was given up
+  bool late_fill = false;             // (part of) its fill arrived after it was given up
+  bool needs_reconciliation = false;  // its answer was malformed: only the position tells what happened
+  std::uint64_t key_generation = 0;   // which exclusivity key it carried
+  // The two ways its fill was reported (see the class comment).
+  Quantity answered_quantity;
+  double answered_notional = 0;
+  Quantity reported_quantity;
+  double reported_notional = 0;
 };
 
 template <class Clock>
 class BasicExitAttemptTracker {
  public:
   using clock_type = Clock;
+  using time_point = typename Clock::time_point;
   using record_type = BasicAttemptRecord<Clock>;
 
-  // Throws configuration_error(invalid_max_attempts) unless 1 <= max_attempts <= 8 * max_retry_attempts
-  // (the longest ladder times the largest policy).
+  static constexpr std::uint32_t max_attempt_limit = 1000;
+  // Distinct fill ids remembered per exit; a further report is refused (and audited).
+  static constexpr std::size_t max_fill_ids = 256;
+
+  // Throws configuration_error(invalid_exit_attempt_limit) unless 1 <= max_attempts <= 1000.
   explicit BasicExitAttemptTracker(std::uint32_t max_attempts) : max_attempts_(max_attempts) {
-    if (max_attempts < 1 || max_attempts > 8 * max_retry_attempts)
-      throw configuration_error(error::invalid_max_attempts);
-    records_.reserve(std::min<std::uint32_t>(max_attempts, 16));
+    if (max_attempts < 1 || max_attempts > max_attempt_limit) throw configuration_error(error::invalid_exit_attempt_limit);
   }
 
   std::uint32_t max_attempts() const noexcept { return max_attempts_; }
   std::uint32_t started() const noexcept { return static_cast<std::uint32_t>(records_.size()); }
   std::uint32_t remaining() const noexcept { return max_attempts_ - started(); }
 
-  // Records the start of an attempt for `order` (its number must be started()+1).
-  // Returns error::attempt_limit_reached, and records nothing, if no attempt is left.
-  boost::system::error_code begin(const ExitOrder& order) {
+  // Records the start of attempt started()+1 for `order` at `now`. Returns
+  // error::attempt_limit_reached, and records nothing, if no attempt is left.
+  boost::system::error_code begin(const ExitOrder& order, time_point now, std::uint64_t key_generation = 0) {
     if (remaining() == 0) return error::attempt_limit_reached;
     record_type r;
     r.number = started() + 1;
@@ -89,72 +116,112 @@ class BasicExitAttemptTracker {
     r.quantity = order.quantity;
     r.limit_price = order.limit_price;
     r.max_slippage_bps = order.max_slippage_bps;
-    r.started = Clock::now();
+    r.started = now;
+    r.key_generation = key_generation;
     records_.push_back(std::move(r));
     return {};
   }
 
-  // Records the answer to a pending attempt. Returns the quantity newly counted as
-  // filled (0 for a duplicate or a rejection).
-  double complete(std::uint32_t number, const SubmitOutcome& outcome) {
+  // The attempt's answer: its outcome and, if it filled, its cumulative quantity and
+  // average price (already validated: 0 < quantity <= the order's, price finite and
+  // positive). An answer to an attempt that was given up is a late one. Returns the
+  // quantity newly counted (0 for a second answer, a rejection, or what the fill
+  // reports had already counted).
+  Quantity settle(std::uint32_t number, AttemptOutcome outcome, Quantity filled, double price,
+                  std::string_view transaction_id, boost::system::error_code why, time_point now) {
     record_type* r = find_record(number);
-    if (!r || r->outcome != AttemptOutcome::pending) return 0;
-    return settle(*r, outcome, false);
+    if (!r || !may_still_land(r->outcome)) return Quantity{};
+    const bool late = r->outcome != AttemptOutcome::pending;
+    if (!r->ended || !late) r->ended = now;
+    if (!transaction_id.empty()) r->transaction_id = std::string(transaction_id);
+    r->error = why;
+    r->outcome = outcome;
+    if (!filled.is_positive()) return Quantity{};
+    r->answered_quantity = filled;
+    r->answered_notional = static_cast<double>(filled.units()) * price;
+    return recount(*r, late);
   }
 
-  // Gives up on a pending attempt (timed out, disconnected, or in doubt by the
-  // venue's own word): it may still land.
-  void mark_in_doubt(std::uint32_t number, boost::system::error_code why) {
-    if (record_type* r = find_record(number); r && r->outcome == AttemptOutcome::pending) {
+  // A fill report for attempt `number` (an increment), deduplicated by `fill_id`.
+  // Returns the quantity newly counted; `duplicate` is set if the id was seen.
+  Quantity add_fill(std::uint32_t number, std::string_view fill_id, Quantity quantity, double price,
+                    bool& duplicate) {
+    duplicate = false;
+    record_type* r = find_record(number);
+    if (!r || !quantity.is_positive()) return Quantity{};
+    if (!fill_id.empty()) {
+      for (const auto& seen : fill_ids_)
+        if (seen.first == number && seen.second == fill_id) {
+          duplicate = true;
+          return Quantity{};
+        }
+      if (fill_ids_.size() >= max_fill_ids) {
+        duplicate = true;
+        return Quantity{};
+      }
+      fill_ids_.emplace_back(number, std::string(fill_id));
+    }
+    r->reported_quantity += quantity;
+    r->reported_notional += static_cast<double>(quantity.units()) * price;
+    return recount(*r, r->outcome != AttemptOutcome::pending);
+  }
+
+  // Gives up on a pending attempt (timed out, or in doubt by the venue's own word):
+  // it may still land.
+  void mark_in_doubt(std::uint32_t number, boost::system::error_code why, time_point now,
+                     bool needs_reconciliation = false) {
+    if (record_type* r = find_record(number); r && (r->outcome == AttemptOutcome::pending ||
+                                                   r->outcome == AttemptOutcome::in_doubt)) {
       r->outcome = AttemptOutcome::in_doubt;
-      r->ended = Clock::now();
+      if (!r->ended) r->ended = now;
       r->error = why;
+      r->needs_reconciliation = r->needs_reconciliation || needs_reconciliation;
     }
   }
 
-  // The exit was cancelled while this attempt was pending.
-  void mark_cancelled(std::uint32_t number) {
+  // The exit was cancelled while this attempt was pending: it may still land.
+  void mark_cancelled(std::uint32_t number, time_point now) {
     if (record_type* r = find_record(number); r && r->outcome == AttemptOutcome::pending) {
       r->outcome = AttemptOutcome::cancelled;
-      r->ended = Clock::now();
+      r->ended = now;
       r->error = boost::asio::error::operation_aborted;
     }
   }
 
-  // A fill reported for an attempt that was given up (in doubt or cancelled).
-  // Counted once: returns the quantity newly counted, 0 if the attempt already has
-  // a final answer.
-  double take_late_fill(std::uint32_t number, const SubmitOutcome& outcome) {
-    record_type* r = find_record(number);
-    if (!r || (r->outcome != AttemptOutcome::in_doubt && r->outcome != AttemptOutcome::cancelled)) return 0;
-    return settle(*r, outcome, true);
+  // The attempt can no longer land; what it filled so far stays counted.
+  void mark_expired(std::uint32_t number, time_point now) {
+    if (record_type* r = find_record(number); r && may_still_land(r->outcome)) {
+      r->outcome = r->filled_quantity.is_positive() ? AttemptOutcome::partially_filled : AttemptOutcome::expired;
+      if (!r->ended) r->ended = now;
+    }
   }
 
-  // Resolves an in-doubt attempt as certainly not filled (the venue said so, or
-  // reconciliation showed the position intact and the attempts exclusive).
-  void resolve_unfilled(std::uint32_t number) {
-    if (record_type* r = find_record(number); r && r->outcome == AttemptOutcome::in_doubt)
-      r->outcome = AttemptOutcome::rejected;
+  // Reconciliation (a position report) accounted for whatever a malformed answer hid.
+  void reconciled() noexcept {
+    for (auto& r : records_) r.needs_reconciliation = false;
   }
 
-  // Attempts that may still land.
-  std::vector<std::uint32_t> in_doubt() const {
-    std::vector<std::uint32_t> out;
-    for (const auto& r : records_)
-      if (r.outcome == AttemptOutcome::in_doubt || r.outcome == AttemptOutcome::pending ||
-          r.outcome == AttemptOutcome::cancelled)
-        out.push_back(r.number);
-    return out;
-  }
+  // Attempts given up on that may still land (pending ones are not "in doubt" yet).
   bool any_in_doubt() const noexcept {
-    for (const auto& r : records_)
-      if (r.outcome == AttemptOutcome::in_doubt || r.outcome == AttemptOutcome::cancelled) return true;
-    return false;
+    return std::any_of(records_.begin(), records_.end(), [](const record_type& r) {
+      return r.outcome == AttemptOutcome::in_doubt || r.outcome == AttemptOutcome::cancelled;
+    });
+  }
+  bool any_needs_reconciliation() const noexcept {
+    return std::any_of(records_.begin(), records_.end(),
+                       [](const record_type& r) { return r.needs_reconciliation && may_still_land(r.outcome); });
+  }
+  // Attempts that may still land, pending ones included.
+  bool any_unsettled() const noexcept {
+    return std::any_of(records_.begin(), records_.end(), [](const record_type& r) { return may_still_land(r.outcome); });
   }
 
-  double filled_quantity() const noexcept { return filled_; }
+  Quantity filled_quantity() const noexcept { return filled_; }
+  double filled_notional() const noexcept { return notional_; }
   // Volume-weighted average price of everything filled, 0 if nothing filled.
-  double average_price() const noexcept { return filled_ > 0 ? notional_ / filled_ : 0; }
+  double average_price() const noexcept {
+    return filled_.is_positive() ? notional_ / static_cast<double>(filled_.units()) : 0;
+  }
   std::uint32_t late_fills() const noexcept { return late_fills_; }
 
   const std::vector<record_type>& attempts() const noexcept { return records_; }
@@ -163,37 +230,32 @@ class BasicExitAttemptTracker {
   }
 
  private:
-  // Not an overload of the public find(): a non-const tracker must reach that one.
   record_type* find_record(std::uint32_t number) noexcept {
     return number >= 1 && number <= records_.size() ? &records_[number - 1] : nullptr;
   }
 
-  double settle(record_type& r, const SubmitOutcome& o, bool late) {
-    if (!r.ended || !late) r.ended = Clock::now();
-    r.transaction_id = o.transaction_id;
-    r.error = o.error;
-    switch (o.status) {
-      case SubmitStatus::filled: r.outcome = AttemptOutcome::filled; break;
-      case SubmitStatus::partially_filled: r.outcome = AttemptOutcome::partially_filled; break;
-      case SubmitStatus::rejected: r.outcome = AttemptOutcome::rejected; return 0;
-      case SubmitStatus::in_doubt: r.outcome = AttemptOutcome::in_doubt; return 0;
+  // The attempt's count is the larger of its two reported totals; returns the increase.
+  Quantity recount(record_type& r, bool late) {
+    const bool by_answer = r.answered_quantity >= r.reported_quantity;
+    const Quantity now_counted = by_answer ? r.answered_quantity : r.reported_quantity;
+    const double notional = by_answer ? r.answered_notional : r.reported_notional;
+    const Quantity delta = now_counted - r.filled_quantity;
+    if (!delta.is_positive()) return Quantity{};
+    notional_ += notional - r.average_price * static_cast<double>(r.filled_quantity.units());
+    r.filled_quantity = now_counted;
+    r.average_price = notional / static_cast<double>(now_counted.units());
+    filled_ += delta;
+    if (late) {
+      r.late_fill = true;
+      ++late_fills_;
     }
-    // Never count more than the attempt was allowed to fill; a negative or NaN
-    // report counts nothing (std::max(NaN, 0.0) is NaN, which would poison the totals).
-    const double reported = o.filled_quantity > 0 ? o.filled_quantity : 0.0;
-    const double qty = std::min(reported, r.quantity);
-    r.filled_quantity = qty;
-    r.average_price = o.average_price;
-    r.late_fill = late;
-    filled_ += qty;
-    notional_ += qty * o.average_price;
-    if (late && qty > 0) ++late_fills_;
-    return qty;
+    return delta;
   }
 
   std::uint32_t max_attempts_;
   std::vector<record_type> records_;
-  double filled_ = 0;
+  std::vector<std::pair<std::uint32_t, std::string>> fill_ids_;
+  Quantity filled_;
   double notional_ = 0;
   std::uint32_t late_fills_ = 0;
 };

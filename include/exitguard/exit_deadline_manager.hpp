@@ -52,23 +52,31 @@ class BasicExitDeadlineManager {
   // When non-final steps must have ended: the deadline less the reserved window.
   time_point final_window_start() const noexcept { return deadline_ - final_window_; }
 
-  duration elapsed() const noexcept { return Clock::now() - signal_; }
-  duration remaining() const noexcept { return std::max(deadline_ - Clock::now(), duration::zero()); }
-  bool expired() const noexcept { return Clock::now() >= deadline_; }
+  // Each question takes the time it is asked at (the exit engine reads no clock);
+  // the overloads without it ask Clock::now(), for using the manager on its own.
+  duration elapsed(time_point now) const noexcept { return now - signal_; }
+  duration remaining(time_point now) const noexcept { return std::max(deadline_ - now, duration::zero()); }
+  bool expired(time_point now) const noexcept { return now >= deadline_; }
+  duration elapsed() const noexcept { return elapsed(Clock::now()); }
+  duration remaining() const noexcept { return remaining(Clock::now()); }
+  bool expired() const noexcept { return expired(Clock::now()); }
 
   // When a step that starts now and may take `budget` must end: never after the
   // deadline, and for a non-final step never inside the reserved final window.
-  time_point step_deadline(duration budget, bool final_step) const noexcept {
+  time_point step_deadline(duration budget, bool final_step, time_point now) const noexcept {
     const time_point limit = final_step ? deadline_ : final_window_start();
-    const time_point now = Clock::now();
     // Compared before adding, so that a huge budget cannot overflow now + budget.
     return std::max(now, budget >= limit - now ? limit : now + budget);
   }
+  time_point step_deadline(duration budget, bool final_step) const noexcept {
+    return step_deadline(budget, final_step, Clock::now());
+  }
 
   // True if an attempt needing at least `min_window` may start now and end by `end`.
-  bool fits(duration min_window, time_point end) const noexcept {
-    return std::min(end, deadline_) - Clock::now() >= min_window;
+  bool fits(duration min_window, time_point end, time_point now) const noexcept {
+    return std::min(end, deadline_) - now >= min_window;
   }
+  bool fits(duration min_window, time_point end) const noexcept { return fits(min_window, end, Clock::now()); }
 
  private:
   time_point signal_;

@@ -14,6 +14,7 @@
 // trail stamped with `Clock::now()`.
 #pragma once
 
+#include <exitguard/detail/bounded_ring.hpp>
 #include <exitguard/error.hpp>
 
 #include <boost/system/error_code.hpp>
@@ -22,11 +23,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace exitguard {
 
@@ -151,8 +153,88 @@ static_assert([] {
   return true;
 }());
 
-// One transition that was asked for, accepted or refused. For a refused one, `to`
-// is the state asked for and the machine stayed in `from`.
+// The events an exit engine takes (exit_engine.hpp). The values index
+// `exit_event_table`: append only.
+enum class ExitEvent : std::uint8_t {
+  start,         // the exit signal (or its refusal by the breaker or the trading state)
+  quote,         // the venue's reference price for the next order
+  answer,        // an attempt's answer, in time or late
+  fill,          // a fill report for an attempt (deduplicated by fill id)
+  position,      // the answer to a position query
+  attempt_dead,  // an attempt can no longer land (its blockhash expired, the venue cancelled it)
+  timer,         // the engine's timer expired
+  halt,          // trading no longer allows exits
+  cancel,        // the caller cancels the exit (terminal or partial)
+};
+
+inline constexpr std::size_t exit_event_count = 9;
+
+inline constexpr std::array<ExitEvent, exit_event_count> exit_events = {
+    ExitEvent::start,        ExitEvent::quote, ExitEvent::answer, ExitEvent::fill,   ExitEvent::position,
+    ExitEvent::attempt_dead, ExitEvent::timer, ExitEvent::halt,   ExitEvent::cancel,
+};
+
+constexpr std::string_view to_string(ExitEvent e) noexcept {
+  switch (e) {
+    case ExitEvent::start: return "start";
+    case ExitEvent::quote: return "quote";
+    case ExitEvent::answer: return "answer";
+    case ExitEvent::fill: return "fill";
+    case ExitEvent::position: return "position";
+    case ExitEvent::attempt_dead: return "attempt_dead";
+    case ExitEvent::timer: return "timer";
+    case ExitEvent::halt: return "halt";
+    case ExitEvent::cancel: return "cancel";
+  }
+  return "unknown";
+}
+
+namespace detail {
+constexpr std::uint16_t exit_event_set(std::initializer_list<ExitEvent> events) noexcept {
+  std::uint16_t set = 0;
+  for (auto e : events) set = static_cast<std::uint16_t>(set | (1u << static_cast<unsigned>(e)));
+  return set;
+}
+}  // namespace detail
+
+// THE event table: row `state` is the set (bit `event`) of events the engine takes
+// in that state; any other event is refused with error::event_not_allowed and
+// audited, and changes nothing. In a terminal state only what reality may still
+// report is taken (answers, fills and deaths of attempts that were given up: "reality
+// wins"), and the timer (the late-answer horizon). docs/state-machine.md draws it.
+inline constexpr std::array<std::uint16_t, exit_transition_state_count> exit_event_table = [] {
+  using S = ExitTransitionState;
+  using E = ExitEvent;
+  using detail::exit_event_set;
+  std::array<std::uint16_t, exit_transition_state_count> t{};
+  auto row = [&t](S s) -> std::uint16_t& { return t[static_cast<std::size_t>(s)]; };
+  row(S::position_open) = exit_event_set({E::start});
+  // Nothing sent yet: the engine waits for a quote for its first order.
+  row(S::exit_signal_received) = exit_event_set({E::quote, E::timer, E::halt, E::cancel});
+  // An attempt in flight; no quote or position query is outstanding meanwhile.
+  row(S::exit_submitted) =
+      exit_event_set({E::answer, E::fill, E::attempt_dead, E::timer, E::halt, E::cancel});
+  row(S::market_exit_submitted) = row(S::exit_submitted);
+  // Between attempts: a quote or a position query may be outstanding, and attempts
+  // given up earlier may still answer.
+  for (S s : {S::partially_filled, S::exit_timed_out, S::exit_rejected, S::emergency_escalation})
+    row(s) = exit_event_set(
+        {E::quote, E::answer, E::fill, E::position, E::attempt_dead, E::timer, E::halt, E::cancel});
+  for (S s : {S::position_closed, S::exit_failed, S::exit_cancelled})
+    row(s) = exit_event_set({E::answer, E::fill, E::attempt_dead, E::timer});
+  return t;
+}();
+
+constexpr bool is_allowed_event(ExitTransitionState state, ExitEvent event) noexcept {
+  const auto row = static_cast<std::size_t>(state);
+  return row < exit_event_table.size() && static_cast<unsigned>(event) < exit_event_count &&
+         (exit_event_table[row] & (1u << static_cast<unsigned>(event))) != 0;
+}
+
+// One transition that was asked for, accepted or refused, or one event that was
+// refused (then `event` is set and from == to). For a refused transition, `to` is
+// the state asked for and the machine stayed in `from`. `reason` must have static
+// storage duration (a string literal): audit entries are cheap to make and copy.
 template <class Clock>
 struct BasicAuditEntry {
   typename Clock::time_point time;
@@ -160,9 +242,11 @@ struct BasicAuditEntry {
   ExitTransitionState to;
   std::uint32_t attempt;       // the exit's attempt number, 0 if none applies
   std::uint32_t step;          // the escalation ladder step, 0 if none applies
-  std::string reason;          // why, in a few words
+  std::string_view reason;     // why, in a few words (a literal)
   std::string transaction_id;  // the venue's id of the attempt, if any
   bool accepted;
+  boost::system::error_code error{};     // the error behind it, if any (a rejection, a malformed answer)
+  std::optional<ExitEvent> event{};      // set for an event the state did not allow
 };
 
 // BasicExitStateMachine — the state of one exit, moved only along the table.
@@ -170,9 +254,10 @@ struct BasicAuditEntry {
 // It starts in PositionOpen. transition() moves to the state asked for if the table
 // allows it and returns an empty error_code; otherwise it returns
 // error::invalid_transition and leaves the state as it was. Either way it appends an
-// audit entry stamped with Clock::now(). The audit trail keeps the newest
-// `audit_capacity` entries: when full, the oldest entry is dropped and counted, so
-// memory per exit stays bounded whatever the caller does.
+// audit entry stamped with the time given (or Clock::now() for the overload without
+// one; the exit engine always passes its time and never reads a clock). The audit
+// trail keeps the newest `audit_capacity` entries: when full, the oldest entry is
+// dropped and counted, so memory per exit stays bounded whatever the caller does.
 //
 // Thread safety: none. One exit's machine is driven from that exit's strand; distinct
 // machines are independent. Const members may be called concurrently with each other.
@@ -183,6 +268,7 @@ template <class Clock>
 class BasicExitStateMachine {
  public:
   using clock_type = Clock;
+  using time_point = typename Clock::time_point;
   using audit_entry = BasicAuditEntry<Clock>;
 
   static constexpr std::size_t default_audit_capacity = 128;
@@ -192,7 +278,7 @@ class BasicExitStateMachine {
   // Throws configuration_error(error::invalid_audit_capacity) unless
   // min_audit_capacity <= audit_capacity <= max_audit_capacity.
   explicit BasicExitStateMachine(std::size_t audit_capacity = default_audit_capacity)
-      : audit_capacity_(audit_capacity) {
+      : trail_(audit_capacity) {
     throw_if_invalid(validate_audit_capacity(audit_capacity));
   }
 
@@ -206,14 +292,14 @@ class BasicExitStateMachine {
   bool is_terminal() const noexcept { return exitguard::is_terminal(state_); }
 
   // Moves to `to` if the table allows it; either way appends an audit entry stamped
-  // with Clock::now(). Returns {} or error::invalid_transition (state unchanged).
+  // `now`. Returns {} or error::invalid_transition (state unchanged).
   // Strong guarantee: if recording throws (std::bad_alloc), nothing has changed.
-  boost::system::error_code transition(ExitTransitionState to, std::string_view reason,
+  boost::system::error_code transition(ExitTransitionState to, time_point now, std::string_view reason,
                                        std::uint32_t attempt = 0, std::uint32_t step = 0,
-                                       std::string_view transaction_id = {}) {
+                                       std::string_view transaction_id = {},
+                                       boost::system::error_code why = {}) {
     const bool accepted = is_valid_transition(state_, to);
-    record(audit_entry{Clock::now(), state_, to, attempt, step, std::string(reason),
-                       std::string(transaction_id), accepted});
+    trail_.push(audit_entry{now, state_, to, attempt, step, reason, std::string(transaction_id), accepted, why});
     if (!accepted) {
       ++refused_transitions_;
       return error::invalid_transition;
@@ -222,28 +308,41 @@ class BasicExitStateMachine {
     return {};
   }
 
-  // Oldest first; at most audit_capacity() entries.
-  const std::deque<audit_entry>& audit_trail() const noexcept { return audit_trail_; }
-  std::size_t audit_capacity() const noexcept { return audit_capacity_; }
-  // How many of the oldest entries were dropped to keep the trail bounded.
-  std::size_t dropped_audit_entries() const noexcept { return dropped_audit_entries_; }
-  // How many transitions were refused (also recorded, until dropped, in the trail).
-  std::size_t refused_transitions() const noexcept { return refused_transitions_; }
-
- private:
-  void record(audit_entry&& entry) {
-    audit_trail_.push_back(std::move(entry));  // may throw: nothing changed yet
-    if (audit_trail_.size() > audit_capacity_) {
-      audit_trail_.pop_front();
-      ++dropped_audit_entries_;
-    }
+  // The same, stamped with Clock::now(): for using the machine on its own.
+  boost::system::error_code transition(ExitTransitionState to, std::string_view reason, std::uint32_t attempt = 0,
+                                       std::uint32_t step = 0, std::string_view transaction_id = {}) {
+    return transition(to, Clock::now(), reason, attempt, step, transaction_id);
   }
 
+  // Records something that changed no state: an event the table refused (`event`
+  // set), or a fact worth keeping (a malformed answer, a late fill after the end).
+  void note(time_point now, std::string_view reason, boost::system::error_code why, std::uint32_t attempt = 0,
+            std::uint32_t step = 0, std::string_view transaction_id = {}, std::optional<ExitEvent> refused = {}) {
+    trail_.push(audit_entry{now, state_, state_, attempt, step, reason, std::string(transaction_id),
+                            !refused.has_value(), why, refused});
+    if (refused) ++refused_events_;
+  }
+
+  // Oldest first; at most audit_capacity() entries.
+  std::vector<audit_entry> audit_trail() const { return trail_.linear(); }
+  // Entry i of the trail, oldest first (i < audit_size()).
+  const audit_entry& audit_entry_at(std::size_t i) const noexcept { return trail_[i]; }
+  std::size_t audit_size() const noexcept { return trail_.size(); }
+  // Every entry ever recorded, dropped ones included: a cursor for incremental readers.
+  std::size_t audit_recorded() const noexcept { return trail_.pushed(); }
+  std::size_t audit_capacity() const noexcept { return trail_.capacity(); }
+  // How many of the oldest entries were dropped to keep the trail bounded.
+  std::size_t dropped_audit_entries() const noexcept { return trail_.dropped(); }
+  // How many transitions were refused (also recorded, until dropped, in the trail).
+  std::size_t refused_transitions() const noexcept { return refused_transitions_; }
+  // How many events the table refused.
+  std::size_t refused_events() const noexcept { return refused_events_; }
+
+ private:
   ExitTransitionState state_ = ExitTransitionState::position_open;
-  std::size_t audit_capacity_;
-  std::deque<audit_entry> audit_trail_;
-  std::size_t dropped_audit_entries_ = 0;
+  detail::bounded_ring<audit_entry> trail_;
   std::size_t refused_transitions_ = 0;
+  std::size_t refused_events_ = 0;
 };
 
 using ExitStateMachine = BasicExitStateMachine<std::chrono::steady_clock>;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string_view>
 
@@ -135,6 +136,67 @@ struct BasicRetryPolicy {
   }
 };
 
+// BasicRetryBudget — the one retry rule: one policy's attempts and time, from a start.
+//
+// Both BoundedRetryExecutor (one run) and the exit engine (each ladder step) ask it
+// the same questions, with the time passed in (it reads no clock):
+//   - may an attempt start now? (`can_start`: attempts left, and at least
+//     min_attempt_window before the end);
+//   - until when may it run? (`attempt_end`: attempt_timeout, clamped to the end);
+//   - after a failure, when may the next one start? (`next_start`: now + the
+//     policy's backoff, or nothing if backoff + min_attempt_window would not fit
+//     before the end: then the budget is spent now, never by waiting it out).
+// The end is the earlier of start + total_timeout and a hard limit (an exit's
+// deadline, or the start of its final window). `unlimited_attempts` is for the
+// exit's final step, which re-quotes until its time is up whatever max_attempts says.
+//
+// Thread safety: a value used by one run. Cancellation: nothing to cancel.
+template <class Clock>
+class BasicRetryBudget {
+ public:
+  using policy_type = BasicRetryPolicy<Clock>;
+  using duration = typename Clock::duration;
+  using time_point = typename Clock::time_point;
+
+  BasicRetryBudget(const policy_type& policy, time_point start, time_point hard_limit,
+                   bool unlimited_attempts = false) noexcept
+      : policy_(&policy),
+        end_(policy.total_timeout >= hard_limit - start ? hard_limit : start + policy.total_timeout),
+        unlimited_(unlimited_attempts) {}
+
+  const policy_type& policy() const noexcept { return *policy_; }
+  time_point end() const noexcept { return end_; }
+  std::uint32_t spent() const noexcept { return spent_; }
+  bool attempts_left() const noexcept { return unlimited_ || spent_ < policy_->max_attempts; }
+  bool time_left(time_point now) const noexcept { return now < end_ && end_ - now >= policy_->min_attempt_window; }
+  bool can_start(time_point now) const noexcept { return attempts_left() && time_left(now); }
+  time_point attempt_end(time_point now) const noexcept {
+    return policy_->attempt_timeout >= end_ - now ? end_ : now + policy_->attempt_timeout;
+  }
+
+  // An attempt of this budget failed (or ended in doubt): it is spent.
+  void spend() noexcept { ++spent_; }
+
+  // When the next attempt may start after `spent()` failures, drawing jitter from
+  // `gen`; empty if it would not fit (the budget ends now).
+  template <class URBG>
+  std::optional<time_point> next_start(time_point now, URBG& gen) {
+    if (!attempts_left()) return std::nullopt;
+    const duration delay = policy_->backoff(std::min(spent_, max_retry_attempts), previous_, gen);
+    previous_ = delay;
+    if (now >= end_ || end_ - now < delay || end_ - now - delay < policy_->min_attempt_window) return std::nullopt;
+    return now + delay;
+  }
+
+ private:
+  const policy_type* policy_;
+  time_point end_;
+  bool unlimited_;
+  std::uint32_t spent_ = 0;
+  duration previous_{};
+};
+
 using RetryPolicy = BasicRetryPolicy<std::chrono::steady_clock>;
+using RetryBudget = BasicRetryBudget<std::chrono::steady_clock>;
 
 }  // namespace exitguard

@@ -4,10 +4,14 @@
 // (new entries refused, exits allowed) or nothing at all. BasicTradingHaltCoordinator
 // holds that state, records who changed it, why and when, and tells subscribers.
 // The exit circuit breaker changes it when it trips; operators change it by hand
-// (resume() is the manual re-arm of trading).
+// (resume() is the manual re-arm of trading). Guards (add_guard()) may refuse a
+// change: the circuit breaker installs one so that trading cannot be made less
+// strict than its trip action while it is open.
 #pragma once
 
 #include <exitguard/error.hpp>
+
+#include <boost/system/error_code.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -17,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -64,6 +69,29 @@ struct BasicTradingStateChange {
   typename Clock::time_point when{};
 };
 
+// A change that a guard refused: what was asked (from, to, who, why, when) and the
+// guard's error (error::circuit_open for the circuit breaker's guard).
+template <class Clock>
+struct BasicTradingStateRefusal {
+  TradingState from = TradingState::running;
+  TradingState to = TradingState::running;
+  std::string who;
+  std::string why;
+  typename Clock::time_point when{};
+  boost::system::error_code error;
+};
+
+// What set_state() and its shorthands did. Converts to true only if the state
+// changed. False with an empty `error`: the state already was the one asked for (a
+// no-op), or set_state_if()'s predicate said no. False with an error: a guard
+// refused the change (error::circuit_open from a circuit breaker); the state is
+// unchanged and the refusal is recorded (last_refusal()).
+struct TradingStateResult {
+  bool changed = false;
+  boost::system::error_code error;
+  explicit constexpr operator bool() const noexcept { return changed; }
+};
+
 // BasicTradingHaltCoordinator — the one trading state of the process, and its history.
 //
 // It starts running. set_state() (and its shorthands halt(), reduce_only(), resume())
@@ -73,9 +101,22 @@ struct BasicTradingStateChange {
 // a count of real changes. Every exit asks allows_exit() and every entry
 // allows_entry() before it starts: both are a single atomic load.
 //
+// Guards: add_guard() installs a function that sees every change about to be made
+// and may refuse it with an error. A refused change changes nothing, notifies
+// nobody, and is recorded (last_refusal(), refusals()) with who asked and why. The
+// exit circuit breaker installs one for its lifetime: while it is open (or half
+// open), trading cannot be made less strict than its trip action — with the default
+// trip action, halted, neither resume() nor reduce_only() goes through — and the
+// call returns error::circuit_open. The operator re-arms the breaker (reset()) first,
+// then resumes trading: two deliberate steps (docs/runbook.md). Making trading
+// stricter (halt()) is never refused by the breaker.
+//
 // Thread safety: every member may be called from any thread. Reads of the state are
-// atomic loads; changes and subscriptions are serialised by an internal mutex, so
-// changes() and last_change() always agree with state(). Subscribers are called
+// atomic loads; changes, guards and subscriptions are serialised by an internal
+// mutex, so changes() and last_change() always agree with state(), and a guard's
+// verdict and the change it allows cannot be separated by another change. Guards
+// are called with that mutex held, in the thread asking for the change; after
+// remove_guard() returns, its guard is never called again. Subscribers are called
 // after that mutex is released, in the thread that made the change: they may call
 // back into the coordinator (a nested change is notified before the outer call
 // returns), and when several threads change the state at once, subscribers may run
@@ -92,7 +133,13 @@ class BasicTradingHaltCoordinator {
  public:
   using clock_type = Clock;
   using change_type = BasicTradingStateChange<Clock>;
+  using refusal_type = BasicTradingStateRefusal<Clock>;
   using subscriber = std::function<void(const change_type&)>;
+  // Sees a change about to be made (from, to, who, why, when); returns an error to
+  // refuse it, {} to let it through. Called with the coordinator's mutex held: it
+  // must be quick and must not call into this coordinator. If it throws, the
+  // exception propagates out of the call that asked for the change, which is not made.
+  using guard = std::function<boost::system::error_code(const change_type&)>;
 
   BasicTradingHaltCoordinator() : subscribers_(std::make_shared<const subscriber_list>()) {}
   BasicTradingHaltCoordinator(const BasicTradingHaltCoordinator&) = delete;
@@ -109,43 +156,62 @@ class BasicTradingHaltCoordinator {
     return s == TradingState::running || s == TradingState::reduce_only;
   }
 
-  // Moves to `to`, records who/why/when, notifies the subscribers. Returns false (and
-  // changes nothing) if the state already is `to`. Throws boost::system::system_error
-  // (error::invalid_trading_state) if `to` is not one of the three named states.
-  bool set_state(TradingState to, std::string_view who, std::string_view why) {
+  // Moves to `to`, records who/why/when, notifies the subscribers; true (changed) if
+  // it did. Changes nothing and returns false if the state already is `to`, or, with
+  // the guard's error (error::circuit_open), if a guard refuses (see the class
+  // comment). Throws boost::system::system_error (error::invalid_trading_state) if
+  // `to` is not one of the three named states.
+  TradingStateResult set_state(TradingState to, std::string_view who, std::string_view why) {
     return set_state_if([](const change_type&) { return true; }, to, who, why);
   }
 
   // As set_state(), but only if `allowed(last_change())` is true, evaluated under the
   // same lock as the change so that nothing can come between the test and the change.
   // This is how the circuit breaker undoes only what it did itself, and never an
-  // operator's later halt. `allowed` must not call into this coordinator.
+  // operator's later halt. `allowed` must not call into this coordinator. The guard
+  // whose id is `exempt_guard` (0: none) is not asked: a guard's owner uses it for its
+  // own changes (the breaker's half-open probe). The other guards are.
   template <class Predicate>
     requires std::predicate<Predicate&, const change_type&>
-  bool set_state_if(Predicate allowed, TradingState to, std::string_view who, std::string_view why) {
+  TradingStateResult set_state_if(Predicate allowed, TradingState to, std::string_view who, std::string_view why,
+                                  std::uint64_t exempt_guard = 0) {
     if (!is_valid(to)) throw boost::system::system_error(make_error_code(error::invalid_trading_state));
     change_type change;
     std::shared_ptr<const subscriber_list> to_notify;
     {
       std::lock_guard lock(mutex_);
-      if (last_.to == to || !allowed(std::as_const(last_))) return false;
+      if (last_.to == to || !allowed(std::as_const(last_))) return {};
       // Built before anything is modified: if an allocation throws, nothing changed.
       change = change_type{last_.to, to, std::string(who), std::string(why), Clock::now()};
+      for (const auto& entry : guards_) {
+        if (entry.first == exempt_guard) continue;
+        if (const auto refused = entry.second(std::as_const(change))) {
+          refusal_type refusal{change.from, change.to, std::move(change.who), std::move(change.why), change.when,
+                               refused};
+          last_refusal_ = std::move(refusal);
+          refusals_.fetch_add(1, std::memory_order_release);
+          return {false, refused};
+        }
+      }
       last_ = change;
       state_.store(to, std::memory_order_release);
       changes_.fetch_add(1, std::memory_order_release);
       to_notify = subscribers_;
     }
     notify(*to_notify, change);
-    return true;
+    return {true, {}};
   }
 
-  bool halt(std::string_view who, std::string_view why) { return set_state(TradingState::halted, who, why); }
-  bool reduce_only(std::string_view who, std::string_view why) {
+  TradingStateResult halt(std::string_view who, std::string_view why) {
+    return set_state(TradingState::halted, who, why);
+  }
+  TradingStateResult reduce_only(std::string_view who, std::string_view why) {
     return set_state(TradingState::reduce_only, who, why);
   }
   // The manual re-arm of trading, after an operator has looked at why it stopped.
-  bool resume(std::string_view who, std::string_view why) {
+  // Refused (error::circuit_open) while a circuit breaker on this coordinator is
+  // open: reset() the breaker first.
+  TradingStateResult resume(std::string_view who, std::string_view why) {
     return set_state(TradingState::running, who, why);
   }
 
@@ -157,6 +223,38 @@ class BasicTradingHaltCoordinator {
 
   // How many changes were made (no-ops are not changes).
   std::uint64_t changes() const noexcept { return changes_.load(std::memory_order_acquire); }
+
+  // The latest change a guard refused (who asked, why, when, the guard's error), if any.
+  std::optional<refusal_type> last_refusal() const {
+    std::lock_guard lock(mutex_);
+    return last_refusal_;
+  }
+
+  // How many changes guards refused.
+  std::uint64_t refusals() const noexcept { return refusals_.load(std::memory_order_acquire); }
+
+  // Installs a guard, asked before every later change (in installation order; the
+  // first error refuses); returns its id (never 0). Throws std::invalid_argument for
+  // an empty function.
+  std::uint64_t add_guard(guard g) {
+    if (!g) throw std::invalid_argument("exitguard: empty trading state guard");
+    std::lock_guard lock(mutex_);
+    const auto id = next_guard_id_++;
+    guards_.emplace_back(id, std::move(g));
+    return id;
+  }
+
+  // Removes a guard; false if `id` is not installed. Once it returns, the guard is
+  // not called again (guards are only called with the mutex held).
+  bool remove_guard(std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    for (auto it = guards_.begin(); it != guards_.end(); ++it) {
+      if (it->first != id) continue;
+      guards_.erase(it);
+      return true;
+    }
+    return false;
+  }
 
   // Adds a subscriber, called after every later change; returns its id (never 0).
   // Throws std::invalid_argument for an empty function.
@@ -201,10 +299,14 @@ class BasicTradingHaltCoordinator {
 
   std::atomic<TradingState> state_{TradingState::running};
   std::atomic<std::uint64_t> changes_{0};
+  std::atomic<std::uint64_t> refusals_{0};
   mutable std::mutex mutex_;
   change_type last_;
+  std::optional<refusal_type> last_refusal_;
   std::shared_ptr<const subscriber_list> subscribers_;
   std::uint64_t next_id_ = 1;
+  std::vector<std::pair<std::uint64_t, guard>> guards_;
+  std::uint64_t next_guard_id_ = 1;
 };
 
 using TradingHaltCoordinator = BasicTradingHaltCoordinator<std::chrono::steady_clock>;

@@ -9,12 +9,14 @@
 //   - `bool exclusive_attempts() const`: true if at most one attempt of an exit can
 //     land (every attempt carries the exit's `exclusivity_key`: a durable nonce or a
 //     client order id), so an in-doubt attempt may be followed by another;
-//   - `asio::awaitable<double> query_position(std::string)`: the position's current
-//     size, so that the next attempt is sized to what really remains;
+//   - `asio::awaitable<Quantity> query_position(std::string)`: the position's current
+//     size in base units, so that the next attempt is sized to what really remains;
 //   - `double reference_price(const std::string& position_id)`: the current price
 //     that a limit order's price is derived from at each submit.
 // Types here are plain values: no thread-safety concerns of their own.
 #pragma once
+
+#include <exitguard/quantity.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
@@ -51,9 +53,10 @@ struct ExitOrder {
   std::uint64_t exit_id = 0;
   std::string position_id{};
   Side side = Side::sell;
-  double quantity = 0;             // what this attempt may fill at most
+  Quantity quantity;               // base units this attempt may fill at most (whole lots)
+  Quantity lot_size = 1;           // the instrument's lot, in base units
   OrderKind kind = OrderKind::limit;
-  double limit_price = 0;          // worst acceptable price; 0 if the venue had no reference price
+  double limit_price = 0;          // worst acceptable price: always finite and positive
   double max_slippage_bps = 0;     // from the reference price at submit time
   std::uint32_t attempt = 0;       // 1-based, across the whole exit
   std::uint32_t step = 0;          // 0-based ladder step
@@ -80,8 +83,8 @@ constexpr std::string_view to_string(SubmitStatus s) noexcept {
 
 struct SubmitOutcome {
   SubmitStatus status = SubmitStatus::rejected;
-  double filled_quantity = 0;
-  double average_price = 0;
+  Quantity filled_quantity;   // base units; for partially_filled, what this attempt filled in all
+  double average_price = 0;   // of this attempt's fill; positive and finite whenever it filled
   std::string transaction_id{};
   boost::system::error_code error{};  // why it was rejected or is in doubt
 };
@@ -94,7 +97,7 @@ concept DeclaresExclusiveAttempts = requires(const V& v) {
 
 template <class V>
 concept QueriesPosition = requires(V& v, std::string id) {
-  { v.query_position(id) } -> std::same_as<boost::asio::awaitable<double>>;
+  { v.query_position(id) } -> std::same_as<boost::asio::awaitable<Quantity>>;
 };
 
 // The venue says at run time whether query_position may be used (an optional
