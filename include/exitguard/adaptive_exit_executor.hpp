@@ -2,202 +2,212 @@
 //
 // BasicAdaptiveExitExecutor runs exits: for one position and one venue it walks an
 // escalation ladder (by default a limit order capped at 100 bps under
-// RetryPolicy::exit_policy(), then a market order capped at 500 bps in the window
-// left before the 30 s deadline) and ends every exit in exactly one terminal state
-// — PositionClosed, ExitFailed or ExitCancelled — no later than its hard deadline.
-// Each exit is tracked (ExitAttemptTracker), driven through the state machine
-// (ExitStateMachine, with its audit trail) and reported in an ExitReport.
+// RetryPolicy::exit_policy(), then a market order capped at 500 bps that re-quotes
+// until the 30 s deadline, with at least the final 10 s reserved for it) and ends
+// every exit in exactly one terminal state — PositionClosed, ExitFailed or
+// ExitCancelled — no later than its hard deadline.
 //
-// In doubt (design principle 2): an attempt that timed out, or that the venue
-// could not confirm, may still land. Before anything more is sent for that exit,
-// either the venue declares exclusive attempts (every attempt carries the same
-// exclusivity key, so at most one lands), or the position is queried and the next
-// attempt is sized to what remains (reduce-only). If neither is possible nothing
-// more is sent, and the exit ends failed at its deadline with
-// error::in_doubt_unresolvable — unless the doubt resolves first. A timed-out submit
-// is not cancelled: its late answer is still taken, once, and a late fill that
-// closes the position ends the exit at that instant.
+// Every decision is the exit engine's (exit_engine.hpp: deterministic, no IO). This
+// header is its Asio driver: one strand-confined state and one timer per exit; it
+// carries out the engine's commands (quote, submit, query, cancel) on the venue,
+// feeds the answers back with the time, and settles the breaker permit, the gauges
+// and the report in one finalizer on every path.
 //
-// Completion: `void(boost::system::error_code, ExitReport)`, any completion token.
-// The code is empty if the position closed, else why it did not (deadline_exceeded,
+// In doubt (design principle 2): an attempt that timed out, or that the venue could
+// not confirm, may still land. Another attempt is sent only if the venue declares
+// exclusive attempts, or after a position query sized it to what remains; with
+// neither, nothing more is sent and the exit fails error::in_doubt_unresolvable at
+// its deadline unless the doubt resolves first. Late answers are taken until the
+// late-answer horizon (default 90 s after the exit signal), also after the exit
+// ended ("reality wins": ExitSettings::on_late_fill_after_exit hears of each fill
+// that arrives after the end, once, with the corrected filled quantity).
+//
+// Completion: `void(boost::system::error_code, ExitReport)`, any completion token,
+// through the handler's associated executor (never inside async_execute). The code
+// is empty if the position closed, else why not (deadline_exceeded,
 // attempts_exhausted, the venue's rejection, in_doubt_unresolvable, trading_halted,
-// circuit_open, operation_aborted, or a request error).
+// circuit_open, operation_aborted, or a request error). The handler's associated
+// allocator allocates the exit's state.
 //
-// Cancellation: per-operation, terminal. The exit stops waiting, asks the attempt
-// in flight to stop, ends ExitCancelled and completes with operation_aborted; a
-// cancelled exit counts neither as a success nor as a failure for the breaker.
+// Cancellation (the handler's cancellation slot): terminal — the exit stops, asks
+// the attempt in flight to stop, ends ExitCancelled and completes with
+// operation_aborted; partial or total — it sends nothing more, lets the attempt in
+// flight settle, then ends ExitCancelled. A cancelled exit counts neither as a
+// success nor as a failure for the breaker.
 //
-// Thread safety: the executor may start exits from any thread, concurrently; each
-// exit runs on its own strand. The venue, breaker, halt coordinator and sink must
-// outlive the exits that use them; the venue's members are called on the exit's
-// strand (several exits sharing one venue call it from their own strands).
+// The venue: every member (submit, async_submit, query_position, reference_price,
+// exclusive_attempts, can_query_position) is called on the venue's executor — its
+// `get_executor()` if it has one, so one venue may serve exits on many threads — or,
+// for a venue without one, on the exit's strand (such a venue must then be safe to
+// call from several strands, or be used from a single-threaded io_context). Answers
+// come back to the exit's strand. Every user callable — venue members, classifier,
+// escalation rule, metrics sink, logger, late-fill callback — is called through one
+// containment point: an exception becomes an audited outcome (error::callback_threw;
+// a throwing submit is an attempt in doubt) and the exit still ends with its report.
 //
-// Trading halts: an exit checks `allows_exit()` before every attempt. Under
-// ReduceOnly exits go on; once trading is Halted, an exit in flight sends nothing
-// more: the answer to its pending attempt is still taken, and if that does not
-// close the position the exit ends ExitFailed with error::trading_halted.
+// Lifetimes: the venue, breaker, halt coordinator and metrics sink must outlive the
+// exits' completions; after its completion an exit calls none of them but the
+// venue's operations it already started. The venue's handlers hold no strand, timer
+// or exit state, only a small link that expires with the exit: a venue that keeps a
+// handler after the io_context is gone keeps nothing of exitguard's alive. The
+// executor object itself may be destroyed while exits run (a `deferred` exit started
+// after it is gone is safe): the exits share its settings.
+//
+// Thread safety: exits may be started from any thread, concurrently.
+//
+// Trading halts: an exit checks `allows_exit()` at start and before every event it
+// takes; once trading refuses exits it sends nothing more: the answer to its pending
+// attempt is still taken, and if that does not close the position the exit ends
+// ExitFailed with error::trading_halted.
 #pragma once
 
-#include <exitguard/detail/attempt_slots.hpp>
-#include <exitguard/detail/launch_operation.hpp>
-#include <exitguard/detail/spawn_for_handler.hpp>
-#include <exitguard/detail/splitmix64.hpp>
 #include <exitguard/error.hpp>
 #include <exitguard/exit_attempt_tracker.hpp>
 #include <exitguard/exit_circuit_breaker.hpp>
 #include <exitguard/exit_deadline_manager.hpp>
+#include <exitguard/exit_engine.hpp>
 #include <exitguard/exit_state_machine.hpp>
 #include <exitguard/logging.hpp>
 #include <exitguard/metrics.hpp>
+#include <exitguard/quantity.hpp>
 #include <exitguard/retry_policy.hpp>
 #include <exitguard/trading_halt_coordinator.hpp>
 #include <exitguard/venue.hpp>
 
+#include <exitguard/detail/launch_operation.hpp>
+
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
+#include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
-#include <random>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace exitguard {
 
-// One rung of the escalation ladder.
-template <class Clock>
-struct BasicEscalationStep {
-  OrderKind kind = OrderKind::limit;
-  double max_slippage_bps = 100;
-  BasicRetryPolicy<Clock> policy = BasicRetryPolicy<Clock>::exit_policy();
-};
-
-// The market step's default policy: short attempts, quick retries, and whatever is
-// left of the exit's deadline as its budget.
-template <class Clock>
-constexpr BasicRetryPolicy<Clock> market_step_policy() noexcept {
-  BasicRetryPolicy<Clock> p;
-  p.max_attempts = 3;
-  p.total_timeout = std::chrono::seconds(30);
-  p.attempt_timeout = std::chrono::seconds(5);
-  p.initial_backoff = std::chrono::milliseconds(500);
-  p.backoff_multiplier = 2.0;
-  p.max_backoff = std::chrono::seconds(2);
-  return p;
-}
-
-// The design document's ladder: limit at 1 %, then market at 5 %.
-template <class Clock>
-std::vector<BasicEscalationStep<Clock>> default_ladder() {
-  return {{OrderKind::limit, 100, BasicRetryPolicy<Clock>::exit_policy()},
-          {OrderKind::market, 500, market_step_policy<Clock>()}};
-}
-
-inline constexpr std::size_t max_ladder_steps = 8;
-
 // A rejection that a wider order could overcome: escalate at once.
 struct DefaultEscalationRule {
   bool operator()(const boost::system::error_code& ec) const noexcept { return ec == error::slippage_exceeded; }
 };
 
+// A fill that arrived after its exit had ended (reality wins): told once per fill.
+struct LateFillAfterExit {
+  std::uint64_t exit_id = 0;
+  std::string position_id;
+  std::uint32_t attempt = 0;
+  std::string transaction_id;
+  Quantity quantity;         // this fill
+  double price = 0;          // the attempt's average price
+  Quantity filled_quantity;  // the exit's corrected total
+};
+
 template <class Clock>
-struct BasicExitSettings {
-  using duration = typename Clock::duration;
-
-  // A constructor rather than a default member initializer: g++ 12 crashes (ICE in
-  // build_call_a) on `settings{}` inside another class's member initializer otherwise.
-  BasicExitSettings() : ladder(default_ladder<Clock>()) {}
-
-  std::vector<BasicEscalationStep<Clock>> ladder;
-  duration deadline = std::chrono::seconds(30);      // hard, from the exit signal
-  duration final_window = std::chrono::seconds(10);  // reserved for the last (market) step
-  std::size_t audit_capacity = 128;
+struct BasicExitSettings : BasicExitEngineSettings<Clock> {
   std::function<FailureKind(const boost::system::error_code&)> classifier = DefaultClassifier{};
   std::function<bool(const boost::system::error_code&)> escalates = DefaultEscalationRule{};
-  std::uint64_t jitter_seed = 0x65786974ULL;
   // Where the exit's structured lines go (see logging.hpp); empty = the "exitguard" logger.
   std::shared_ptr<spdlog::logger> logger;
-  // Told of fills that arrive after their exit had already ended.
-  std::function<void(std::uint64_t exit_id, const std::string& position_id, double quantity, double price)>
-      on_late_fill_after_exit;
+  // Told of fills that arrive after their exit had already ended, up to the
+  // late-answer horizon: what it captures must live that long.
+  std::function<void(const LateFillAfterExit&)> on_late_fill_after_exit;
 
   // The first invalid setting, or an empty code.
   boost::system::error_code validate() const noexcept {
-    if (ladder.empty() || ladder.size() > max_ladder_steps) return error::invalid_ladder;
-    for (std::size_t i = 0; i < ladder.size(); ++i) {
-      const auto& step = ladder[i];
-      const bool last = i + 1 == ladder.size();
-      // Limit steps first, exactly one market step, last: it is what guarantees closure.
-      if ((step.kind == OrderKind::market) != last) return error::invalid_ladder;
-      if (!(step.max_slippage_bps > 0) || step.max_slippage_bps > 10000) return error::invalid_slippage;
-      if (auto ec = step.policy.validate()) return ec;
-    }
-    if (auto ec = BasicExitDeadlineManager<Clock>::validate(deadline, final_window)) return ec;
-    // The final step must be able to start at least one attempt in its window.
-    if (ladder.back().policy.min_attempt_window > final_window) return error::final_window_does_not_fit;
-    if (audit_capacity < 8 || audit_capacity > 65536) return error::invalid_audit_capacity;
+    if (auto ec = BasicExitEngineSettings<Clock>::validate()) return ec;
     if (!classifier || !escalates) return error::invalid_ladder;
     return {};
   }
 };
 
-// What to close.
-struct ExitRequest {
-  std::string position_id;
-  Side side = Side::sell;   // sell closes a long position
-  double quantity = 0;      // to close; positive
-  double signal_price = 0;  // the price when the exit signal fired; slippage is measured from it
-  std::string reason = "exit signal";
-};
-
-template <class Clock>
-struct BasicExitReport {
-  std::uint64_t exit_id = 0;
-  std::string position_id;
-  ExitTransitionState final_state = ExitTransitionState::exit_failed;
-  boost::system::error_code error;  // empty if the position closed
-  std::string reason;               // one line, for people
-  std::uint32_t attempts = 0;
-  double requested_quantity = 0;
-  double filled_quantity = 0;
-  double average_price = 0;          // of what filled; 0 if nothing did
-  double realized_slippage_bps = 0;  // against the signal price, positive = worse
-  typename Clock::duration exit_time{};  // exit signal to terminal state
-  bool escalated = false;
-  bool breaker_tripped = false;      // the breaker is open after this exit
-  BreakerState breaker_state = BreakerState::closed;
-  TradingState trading_state = TradingState::running;
-  std::vector<BasicAttemptRecord<Clock>> attempt_records;
-  std::deque<BasicAuditEntry<Clock>> audit_trail;
-
-  bool closed() const noexcept { return final_state == ExitTransitionState::position_closed; }
-};
-
 namespace detail {
 
-inline constexpr double quantity_epsilon = 1e-9;
+template <class Venue>
+concept venue_has_executor = requires(Venue& v) { v.get_executor(); };
 
-// Attempts an exit may make in all: every step's attempts, plus room for the
-// remainders of partial fills, which do not spend a step's attempts.
-template <class Clock>
-std::uint32_t exit_attempt_capacity(const BasicExitSettings<Clock>& s) {
-  std::uint32_t n = 0;
-  for (const auto& step : s.ladder) n += step.policy.max_attempts;
-  return std::min<std::uint32_t>(n * 4, 8 * max_retry_attempts);
-}
+// The answers a venue operation brings back, type-erased for the link.
+class exit_answer_sink {
+ public:
+  virtual ~exit_answer_sink() = default;
+  virtual void submit_done(std::uint32_t attempt, boost::system::error_code ec,
+                           std::optional<SubmitOutcome> outcome) = 0;
+  virtual void query_done(std::uint64_t query, boost::system::error_code ec, std::optional<Quantity> open) = 0;
+  virtual void quote_done(double price, bool threw) = 0;
+};
+
+// What the venue's handlers hold: the cancellation signals they are bound to, and a
+// weak reference to the exit. No strand, timer or exit state: a handler the venue
+// keeps forever keeps only this small block alive.
+class exit_link {
+ public:
+  std::weak_ptr<exit_answer_sink> exit;
+
+  boost::asio::cancellation_signal& attempt_signal(std::uint32_t attempt) {
+    const std::size_t i = attempt - 1;
+    if (i < inline_signals_.size()) return inline_signals_[i];
+    while (more_signals_.size() <= i - inline_signals_.size())
+      more_signals_.push_back(std::make_unique<boost::asio::cancellation_signal>());
+    return *more_signals_[i - inline_signals_.size()];
+  }
+  boost::asio::cancellation_signal& query_signal() noexcept { return query_signal_; }
+
+ private:
+  std::array<boost::asio::cancellation_signal, 4> inline_signals_;
+  std::vector<std::unique_ptr<boost::asio::cancellation_signal>> more_signals_;
+  boost::asio::cancellation_signal query_signal_;
+};
+
+// The completion handler of a submit: to the exit, through the link, exactly once.
+struct submit_done_handler {
+  std::shared_ptr<exit_link> link;
+  std::uint32_t attempt;
+
+  void operator()(boost::system::error_code ec, SubmitOutcome o) { deliver(ec, std::move(o)); }
+  void operator()(std::exception_ptr e, SubmitOutcome o) {
+    if (e)
+      deliver(error_from_exception(e), std::nullopt);
+    else
+      deliver({}, std::move(o));
+  }
+  void deliver(boost::system::error_code ec, std::optional<SubmitOutcome> o) {
+    if (auto exit = link->exit.lock()) exit->submit_done(attempt, ec, std::move(o));
+  }
+};
+
+struct query_done_handler {
+  std::shared_ptr<exit_link> link;
+  std::uint64_t query;
+
+  void operator()(boost::system::error_code ec, Quantity q) { deliver(ec, q); }
+  void operator()(std::exception_ptr e, Quantity q) {
+    if (e)
+      deliver(error_from_exception(e), std::nullopt);
+    else
+      deliver({}, q);
+  }
+  void deliver(boost::system::error_code ec, std::optional<Quantity> q) {
+    if (auto exit = link->exit.lock()) exit->query_done(query, ec, q);
+  }
+};
 
 template <class Venue>
 bool venue_exclusive(const Venue& v) {
@@ -210,7 +220,7 @@ bool venue_exclusive(const Venue& v) {
 template <class Venue>
 bool venue_queryable(const Venue& v) {
   if constexpr (QueriesPosition<Venue>) {
-    if constexpr (requires { { v.can_query_position() } -> std::convertible_to<bool>; })
+    if constexpr (ReportsPositionQuery<Venue>)
       return v.can_query_position();
     else
       return true;
@@ -219,481 +229,477 @@ bool venue_queryable(const Venue& v) {
   }
 }
 
-template <class Clock, class Executor, class Venue>
-struct exit_run : std::enable_shared_from_this<exit_run<Clock, Executor, Venue>> {
-  using strand_type = boost::asio::strand<Executor>;
-  using timer_type = boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, strand_type>;
-  using report_type = BasicExitReport<Clock>;
-  using clock_type = Clock;
-  using venue_type = Venue;
+// What every exit of one executor shares; it outlives the executor object while
+// exits (or a deferred exit not yet started) need it.
+template <class Clock, class Executor>
+struct executor_shared {
+  executor_shared(const Executor& ex, BasicExitSettings<Clock> s, BasicExitCircuitBreaker<Clock>* b,
+                  BasicTradingHaltCoordinator<Clock>* h, MetricsSink* m)
+      : executor(ex), settings(std::move(s)), breaker(b), halt(h), metrics(m) {}
 
-  exit_run(const Executor& ex, std::shared_ptr<const BasicExitSettings<Clock>> s, Venue& v, ExitRequest req,
-           std::uint64_t id, BasicExitCircuitBreaker<Clock>* b, BasicTradingHaltCoordinator<Clock>* h,
-           MetricsSink* m)
-      : strand(boost::asio::make_strand(ex)),
-        timer(strand),
-        settings(std::move(s)),
-        venue(v),
-        request(std::move(req)),
-        exit_id(id),
-        breaker(b),
-        halt(h),
-        metrics(m),
-        tracker(exit_attempt_capacity(*settings)),
-        machine(settings->audit_capacity),
-        deadline(settings->deadline, settings->final_window),
-        submits(tracker.max_attempts()),
-        queries(tracker.max_attempts()),
-        rng(splitmix64(settings->jitter_seed + id)),
-        remaining(request.quantity) {}
-
-  bool finished() const noexcept { return machine.is_terminal(); }
-
-  // Every transition goes through here: the state machine audits it, the log says it.
-  void transition(ExitTransitionState to, std::string_view why, std::uint32_t attempt = 0, std::uint32_t step = 0,
-                  std::string_view tx = {}) {
-    const ExitTransitionState from = machine.state();
-    const bool accepted = !machine.transition(to, why, attempt, step, tx);
-    detail::log_transition(*settings->logger, exit_id, request.position_id, from, to, attempt, step, why, tx,
-                           accepted);
-  }
-
-  double filled() const noexcept { return tracker.filled_quantity() + unattributed; }
-
-  std::string exclusivity_key() const {
-    return "exit-" + std::to_string(exit_id) + "-" + std::to_string(generation);
-  }
-
-  // An answer to attempt `number` (1-based), on the strand: in time, or late.
-  void on_submit_done(std::uint32_t number, boost::system::error_code ec, std::optional<SubmitOutcome> outcome) {
-    const std::size_t i = number - 1;
-    const bool late = submits[i].abandoned;
-    if (!submits.record(i, ec, std::move(outcome))) return;
-    if (!late) {
-      timer.cancel();
-      return;
-    }
-    take_late_answer(number);
-    // A late answer may have resolved a doubt the exit is waiting on (a late rejection,
-    // a late partial fill): wake it to look again. A wait it does not end re-arms itself.
-    if (!finished()) timer.cancel();
-  }
-
-  // A late answer: count its fill once; if it closes the position, the exit ends.
-  void take_late_answer(std::uint32_t number) {
-    const auto& result = *submits[number - 1].result;
-    if (result.ec || !result.value) return;
-    const SubmitOutcome& o = *result.value;
-    const double qty = tracker.take_late_fill(number, o);
-    if (qty <= 0) return;
-    if (metrics) metrics->late_fill(qty);
-    // What reconciliation already counted as sold is not counted again.
-    const double known = std::min(unattributed, qty);
-    unattributed -= known;
-    remaining = std::max(remaining - (qty - known), 0.0);
-    if (finished()) {
-      if (settings->on_late_fill_after_exit)
-        settings->on_late_fill_after_exit(exit_id, request.position_id, qty, o.average_price);
-      return;
-    }
-    ++generation;  // the key landed: a new one for whatever is sent next
-    if (remaining <= quantity_epsilon) {
-      closed_by_late_fill = true;
-      late_fill_attempt = number;
-      late_fill_tx = o.transaction_id;
-      timer.cancel();  // wake the exit: it closes now
-    } else if (!in_flight) {
-      transition(ExitTransitionState::partially_filled, "late partial fill", number, tracker.find(number)->step,
-                 o.transaction_id);
-    }
-  }
-
-  void on_query_done(std::uint32_t index, boost::system::error_code ec, std::optional<double> value) {
-    if (queries.record(index, ec, std::move(value)) && !queries[index].abandoned) timer.cancel();
-  }
-
-  strand_type strand;
-  timer_type timer;
-  std::shared_ptr<const BasicExitSettings<Clock>> settings;
-  Venue& venue;
-  ExitRequest request;
-  std::uint64_t exit_id;
-  BasicExitCircuitBreaker<Clock>* breaker;
-  BasicTradingHaltCoordinator<Clock>* halt;
-  MetricsSink* metrics;
-  BreakerPermit permit = BreakerPermit::allowed;
-
-  BasicExitAttemptTracker<Clock> tracker;
-  BasicExitStateMachine<Clock> machine;
-  BasicExitDeadlineManager<Clock> deadline;
-  attempt_slots<SubmitOutcome> submits;
-  attempt_slots<double> queries;
-  std::uint32_t queries_made = 0;
-  std::mt19937_64 rng;
-
-  double remaining;          // what we believe is still open
-  double unattributed = 0;   // sold according to reconciliation, not yet matched to an attempt's fill
-  double unattributed_notional = 0;
-  std::uint64_t generation = 0;
-  bool escalated = false;
-  bool in_flight = false;
-  bool closed_by_late_fill = false;
-  std::uint32_t late_fill_attempt = 0;
-  std::string late_fill_tx;
+  const Executor executor;
+  const BasicExitSettings<Clock> settings;
+  BasicExitCircuitBreaker<Clock>* const breaker;
+  BasicTradingHaltCoordinator<Clock>* const halt;
+  MetricsSink* const metrics;
+  std::atomic<std::uint64_t> next_id{0};
 };
 
-enum class doubt_resolution { send, closed, unresolvable, cancelled };
+// One exit: the engine, its strand and timer, the user's handler. Owned by
+// shared_ptr: the timer's pending wait and the handlers posted to the strand hold it.
+template <class Clock, class Executor, class Venue, class Handler>
+class exit_operation final : public exit_answer_sink,
+                             public std::enable_shared_from_this<exit_operation<Clock, Executor, Venue, Handler>> {
+ public:
+  using shared_type = executor_shared<Clock, Executor>;
+  using strand_type = boost::asio::strand<Executor>;
+  using timer_type = boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, strand_type>;
+  using engine_type = BasicExitEngine<Clock>;
+  using report_type = BasicExitReport<Clock>;
+  using time_point = typename Clock::time_point;
+  using handler_executor = boost::asio::associated_executor_t<Handler, Executor>;
+  using work_type = decltype(boost::asio::prefer(std::declval<handler_executor>(),
+                                                 boost::asio::execution::outstanding_work.tracked));
 
-// Before sending while an attempt is in doubt (principle 2).
-// `run` is kept alive by the caller's frame. (Raw pointers on purpose: g++ 12 can
-// destroy twice a temporary with a non-trivial destructor in a co_await
-// expression, such as a lambda capturing a shared_ptr.)
-template <class Run>
-boost::asio::awaitable<doubt_resolution> resolve_doubt(Run* run, typename Run::timer_type::time_point step_end) {
-  if (venue_exclusive(run->venue)) co_return doubt_resolution::send;  // the same key: at most one lands
-  // Only a venue with query_position can be asked (a token-style venue may offer none).
-  if constexpr (QueriesPosition<typename Run::venue_type>) {
-  if (venue_queryable(run->venue) && run->queries_made < run->queries.size()) {
-    const std::uint32_t index = run->queries_made++;
-    launch_operation<double>(
-        [](auto* venue, std::string id) { return venue->query_position(std::move(id)); }, run->strand,
-        run->queries[index].cancel.slot(),
-        [keep = run->shared_from_this(), index](boost::system::error_code ec, std::optional<double> v) {
-          keep->on_query_done(index, ec, std::move(v));
-        },
-        &run->venue, run->request.position_id);
-    auto& slot = run->queries[index];
-    const auto end = co_await wait_until(run->timer, std::min(step_end, run->deadline.deadline()),
-                                         [&slot, run] { return slot.result.has_value() || run->closed_by_late_fill; });
-    if (end == wait_end::cancelled) {
-      run->queries.abandon(index);
-      co_return doubt_resolution::cancelled;
-    }
-    if (run->closed_by_late_fill) co_return doubt_resolution::closed;
-    if (end == wait_end::completed && slot.result && !slot.result->ec && slot.result->value) {
-      const double open = std::max(*slot.result->value, 0.0);
-      if (open < run->remaining) {
-        // Something in doubt landed: count it as sold, to be matched with its late answer if it comes.
-        const double sold = run->remaining - open;
-        run->unattributed += sold;
-        double price = run->request.signal_price;
-        if constexpr (ProvidesReferencePrice<typename Run::venue_type>)
-          price = run->venue.reference_price(run->request.position_id);
-        run->unattributed_notional += sold * price;
-        run->remaining = open;
-        ++run->generation;
-      }
-      // Whatever is in doubt now can only fill what the next attempt no longer asks for.
-      co_return run->remaining <= quantity_epsilon ? doubt_resolution::closed : doubt_resolution::send;
-    }
-    run->queries.abandon(index);
-  }
-  }
-  // No safe way to send again: wait for the doubt to resolve by itself, or for the deadline.
-  const auto end = co_await wait_until(run->timer, run->deadline.deadline(), [run] {
-    return run->closed_by_late_fill || !run->tracker.any_in_doubt();
-  });
-  if (end == wait_end::cancelled) co_return doubt_resolution::cancelled;
-  if (run->closed_by_late_fill) co_return doubt_resolution::closed;
-  if (!run->tracker.any_in_doubt()) co_return doubt_resolution::send;
-  co_return doubt_resolution::unresolvable;
-}
+  exit_operation(std::shared_ptr<const shared_type> shared, Venue& venue, ExitRequest request, std::uint64_t id,
+                 Handler handler)
+      : shared_(std::move(shared)),
+        venue_(venue),
+        strand_(boost::asio::make_strand(shared_->executor)),
+        timer_(strand_),
+        request_(std::move(request)),
+        id_(id),
+        work_(boost::asio::prefer(boost::asio::get_associated_executor(handler, shared_->executor),
+                                  boost::asio::execution::outstanding_work.tracked)),
+        handler_(std::move(handler)) {}
 
-template <class Run>
-void start_attempt(const std::shared_ptr<Run>& run, std::uint32_t number, const ExitOrder& order) {
-  using venue_type = typename Run::venue_type;
-  auto on_done = [run, number](boost::system::error_code ec, std::optional<SubmitOutcome> o) {
-    run->on_submit_done(number, ec, std::move(o));
-  };
-  auto slot = run->submits[number - 1].cancel.slot();
-  if constexpr (AwaitableVenue<venue_type>) {
-    launch_operation<SubmitOutcome>([](venue_type* v, ExitOrder o) { return v->submit(std::move(o)); },
-                                    run->strand, slot, std::move(on_done), &run->venue, order);
-  } else {
-    launch_operation<SubmitOutcome>(
-        [](venue_type* v, ExitOrder o, auto token) { return v->async_submit(std::move(o), std::move(token)); },
-        run->strand, slot, std::move(on_done), &run->venue, order);
-  }
-}
-
-template <class Run>
-boost::asio::awaitable<std::tuple<boost::system::error_code, BasicExitReport<typename Run::clock_type>>> run_exit(
-    std::shared_ptr<Run> run) {
-  using clock = typename Run::clock_type;
-  using S = ExitTransitionState;
-  namespace asio = boost::asio;
-  co_await asio::this_coro::throw_if_cancelled(false);
-
-  boost::system::error_code failure;
-  std::string failure_reason;
-  auto fail = [&](boost::system::error_code ec, std::string why) {
-    failure = ec;
-    failure_reason = std::move(why);
-  };
-
-  run->transition(S::exit_signal_received, run->request.reason);
-  if (run->metrics) run->metrics->exit_started();
-
-  if (!(run->request.quantity > 0) || !std::isfinite(run->request.quantity)) {
-    fail(error::invalid_quantity, "invalid exit request: quantity");
-  } else if (!(run->request.signal_price > 0) || !std::isfinite(run->request.signal_price)) {
-    fail(error::invalid_price, "invalid exit request: signal price");
-  } else if (run->breaker && (run->permit = run->breaker->try_acquire()) == BreakerPermit::refused) {
-    fail(error::circuit_open, "refused: the exit circuit breaker is open");
-  } else if (run->halt && !run->halt->allows_exit()) {
-    fail(error::trading_halted, "refused: trading is halted");
-  }
-
-  const auto& ladder = run->settings->ladder;
-  bool cancelled = false;
-  bool closed = false;  // by a late fill or by reconciliation: no further step, no escalation
-  for (std::uint32_t s = 0;
-       s < ladder.size() && !failure && !cancelled && !closed && !run->closed_by_late_fill && !run->finished(); ++s) {
-    const auto& step = ladder[s];
-    const auto& policy = step.policy;
-    const bool final_step = s + 1 == ladder.size();
-    if (final_step) {
-      if (s > 0) {
-        run->escalated = true;
-        if (run->metrics) run->metrics->escalated(s);
-      }
-      run->transition(S::emergency_escalation, s > 0 ? "escalating to a market order" : "ladder starts at market", 0,
-                      s);
-    }
-    const auto step_end = run->deadline.step_deadline(policy.total_timeout, final_step);
-    std::uint32_t spent = 0;  // attempts of this step's policy used (partial fills spend none)
-    typename clock::duration previous_backoff{};
-
-    while (!failure && !cancelled && !run->finished()) {
-      if (run->closed_by_late_fill) { closed = true; break; }
-      if (spent >= policy.max_attempts) break;
-      if (run->tracker.any_in_doubt()) {
-        const auto r = co_await resolve_doubt(run.get(), step_end);
-        if (r == doubt_resolution::cancelled) { cancelled = true; break; }
-        if (r == doubt_resolution::closed) { closed = true; break; }
-        if (r == doubt_resolution::unresolvable) {
-          fail(error::in_doubt_unresolvable,
-               "an attempt is in doubt; the venue neither declares exclusive attempts nor answered a position "
-               "query: nothing more was sent");
-          break;
+  // Runs on the venue's executor first (capabilities are venue members), then on the strand.
+  void launch(std::shared_ptr<exit_operation> self) {
+    link_ = std::make_shared<exit_link>();
+    link_->exit = self;
+    auto slot = boost::asio::get_associated_cancellation_slot(*handler_);
+    if (slot.is_connected()) {
+      slot.assign([weak = std::weak_ptr<exit_operation>(self)](boost::asio::cancellation_type type) {
+        if (auto op = weak.lock()) {
+          const CancelKind kind = (type & boost::asio::cancellation_type::terminal) != boost::asio::cancellation_type::none
+                                      ? CancelKind::terminal
+                                      : CancelKind::partial;
+          boost::asio::post(op->strand_, [op, kind] {
+            if (!op->engine_) {
+              op->early_cancel_ = kind;
+              return;
+            }
+            op->feed([&](time_point now) { op->engine_->cancel(kind, now); });
+          });
         }
-      }
-      if (run->halt && !run->halt->allows_exit()) {
-        fail(error::trading_halted, "trading halted while the exit was in flight");
-        break;
-      }
-      // A cancellation that came with the last answer (before this coroutine resumed):
-      // send nothing more.
-      if (co_await stop_requested()) {
-        cancelled = true;
-        break;
-      }
-      if (!run->deadline.fits(policy.min_attempt_window, step_end)) break;  // this step's time is up
-
-      const auto now = clock::now();
-      const auto attempt_end = now + std::min(policy.attempt_timeout, step_end - now);
-      ExitOrder order;
-      order.exit_id = run->exit_id;
-      order.position_id = run->request.position_id;
-      order.side = run->request.side;
-      order.quantity = run->remaining;
-      order.kind = step.kind;
-      order.max_slippage_bps = step.max_slippage_bps;
-      if constexpr (ProvidesReferencePrice<typename Run::venue_type>) {
-        // Prices are current: derived at each submit, never from the stale signal price.
-        const double ref = run->venue.reference_price(run->request.position_id);
-        const double f = step.max_slippage_bps / 10000.0;
-        order.limit_price = run->request.side == Side::sell ? ref * (1 - f) : ref * (1 + f);
-      }
-      order.attempt = run->tracker.started() + 1;
-      order.step = s;
-      order.exclusivity_key = run->exclusivity_key();
-      if (run->tracker.begin(order)) {
-        fail(error::attempt_limit_reached, "the exit's attempt limit was reached");
-        break;
-      }
-      const std::uint32_t n = order.attempt;
-      run->transition(step.kind == OrderKind::market ? S::market_exit_submitted : S::exit_submitted,
-                      step.kind == OrderKind::market ? "market order sent" : "limit order sent", n, s);
-      if (run->metrics) run->metrics->attempt_started(s, step.kind);
-      run->in_flight = true;
-      start_attempt(run, n, order);
-      auto& slot = run->submits[n - 1];
-      const auto end = co_await wait_until(run->timer, attempt_end, [&slot, r = run.get()] {
-        return slot.result.has_value() || r->closed_by_late_fill;
       });
-      run->in_flight = false;
-
-      if (end == wait_end::cancelled) {
-        run->tracker.mark_cancelled(n);
-        // Every attempt started is reported finished, a cancelled one too (outcome "cancelled").
-        if (run->metrics) run->metrics->attempt_finished(s, step.kind, AttemptOutcome::cancelled);
-        cancelled = true;
-        break;
-      }
-      if (!slot.result) {
-        // Timed out, or an earlier attempt's late fill closed the position meanwhile.
-        run->submits.abandon(n - 1, run->closed_by_late_fill);
-        run->tracker.mark_in_doubt(n, make_error_code(error::attempt_timed_out));
-        if (run->metrics) {
-          run->metrics->attempt_finished(s, step.kind, AttemptOutcome::in_doubt);
-          run->metrics->attempt_in_doubt();
-        }
-        if (run->closed_by_late_fill) break;
-        run->transition(S::exit_timed_out, "attempt timed out: in doubt", n, s);
-        ++spent;
-      } else {
-        // The answer came in time.
-        const auto& res = *slot.result;
-        SubmitOutcome o = res.value ? *res.value : SubmitOutcome{};
-        if (res.ec || !res.value) {
-          o.status = SubmitStatus::rejected;
-          o.error = res.ec ? res.ec : make_error_code(error::operation_threw);
-        }
-        FailureKind kind = FailureKind::permanent;
-        if (o.status == SubmitStatus::rejected) {
-          if (!o.error) o.error = error::exit_rejected;
-          kind = run->settings->classifier(o.error);
-          if (kind == FailureKind::in_doubt) o.status = SubmitStatus::in_doubt;
-        }
-        const double qty = run->tracker.complete(n, o);
-        if (run->metrics) run->metrics->attempt_finished(s, step.kind, run->tracker.find(n)->outcome);
-        if (o.status == SubmitStatus::filled || o.status == SubmitStatus::partially_filled) {
-          ++run->generation;  // the key landed
-          run->remaining = std::max(run->remaining - qty, 0.0);
-          if (run->remaining <= quantity_epsilon || run->closed_by_late_fill) {
-            run->transition(S::position_closed, "filled", n, s, o.transaction_id);
-            break;
-          }
-          // Partial fills are not failures: the remainder goes at once, no backoff, no attempt spent.
-          run->transition(S::partially_filled, "partially filled", n, s, o.transaction_id);
-          if (qty <= quantity_epsilon) ++spent;  // a "partial" fill of nothing would loop
-          continue;
-        }
-        if (o.status == SubmitStatus::in_doubt) {
-          run->tracker.mark_in_doubt(n, o.error ? o.error : make_error_code(error::in_doubt));
-          if (run->metrics) run->metrics->attempt_in_doubt();
-          run->transition(S::exit_timed_out, "venue could not confirm: in doubt", n, s, o.transaction_id);
-          ++spent;
-        } else {
-          run->transition(S::exit_rejected, o.error.message(), n, s, o.transaction_id);
-          // Superseded: while it was pending, an earlier attempt on the same exclusive key
-          // landed in part (a late fill), so this one could not. Its rejection says nothing
-          // about the venue: the remainder goes at once with the new key, as after a partial fill.
-          if (venue_exclusive(run->venue) && order.exclusivity_key != run->exclusivity_key()) continue;
-          ++spent;
-          if (run->settings->escalates(o.error) && !final_step) break;  // a wider order may succeed
-          if (kind != FailureKind::transient) {
-            fail(o.error, "rejected: " + o.error.message());
-            break;
-          }
-        }
-      }
-
-      // Retry in this step after a backoff, unless it would run past the step's budget.
-      if (spent >= policy.max_attempts || run->closed_by_late_fill) continue;
-      const auto delay = policy.backoff(spent, previous_backoff, run->rng);
-      previous_backoff = delay;
-      if (step_end - clock::now() < delay + policy.min_attempt_window) break;  // escalate now
-      if (run->metrics) run->metrics->retry(s);
-      const auto waited =
-          co_await wait_until(run->timer, clock::now() + delay, [r = run.get()] { return r->closed_by_late_fill; });
-      if (waited == wait_end::cancelled) {
-        cancelled = true;
-        break;
-      }
     }
+    on_venue([self] {
+      VenueCapabilities caps;
+      caps.exclusive_attempts = self->contain("exclusive_attempts threw", false, [&] { return venue_exclusive(self->venue_); });
+      caps.queries_position = self->contain("can_query_position threw", false, [&] { return venue_queryable(self->venue_); });
+      boost::asio::dispatch(self->strand_, [self, caps] { self->begin(caps); });
+    });
   }
 
-  // Exactly one terminal state.
-  if (!run->finished()) {
-    if (cancelled) {
-      run->submits.stop_all();
-      run->queries.stop_all();
-      run->transition(S::exit_cancelled, "cancelled by the caller");
-      fail(asio::error::operation_aborted, "cancelled by the caller");
-    } else if (run->closed_by_late_fill || (run->tracker.started() > 0 && run->remaining <= quantity_epsilon)) {
-      // (Only an exit that sent something can have closed the position: a request for a
-      // quantity <= 0 was refused above and must end ExitFailed, not "closed".)
-      run->submits.stop_all();  // the position is closed: nothing else should land
-      run->transition(S::position_closed, run->closed_by_late_fill ? "closed by a late fill" : "closed (reconciled)",
-                      run->late_fill_attempt, 0, run->late_fill_tx);
-      failure = {};
-    } else {
-      if (!failure) {
-        if (run->deadline.remaining() < ladder.back().policy.min_attempt_window)
-          fail(error::deadline_exceeded, "the exit deadline was reached with the position still open");
+  // --- answers, from the venue's handlers (any thread) -------------------------------
+
+  void submit_done(std::uint32_t attempt, boost::system::error_code ec, std::optional<SubmitOutcome> o) override {
+    // post, never dispatch: an answer must not re-enter the engine while it is being drained.
+    boost::asio::post(strand_, [self = this->shared_from_this(), attempt, ec, o = std::move(o)]() mutable {
+      self->take_answer(attempt, ec, std::move(o));
+    });
+  }
+  void query_done(std::uint64_t query, boost::system::error_code ec, std::optional<Quantity> open) override {
+    boost::asio::post(strand_, [self = this->shared_from_this(), query, ec, open] {
+      if (query != self->query_serial_ || !self->engine_->query_outstanding()) return;  // abandoned
+      self->feed([&](time_point now) {
+        if (!ec && open)
+          self->engine_->handle_position(*open, now);
         else
-          fail(error::attempts_exhausted, "every attempt of every step failed");
-      }
-      run->transition(S::exit_failed, failure_reason);
+          self->engine_->handle_position_failed(ec ? ec : make_error_code(error::position_query_failed), now);
+      });
+    });
+  }
+  void quote_done(double price, bool threw) override {
+    boost::asio::post(strand_, [self = this->shared_from_this(), price, threw] {
+      self->feed([&](time_point now) {
+        if (threw) self->engine_->note_callback_failure("reference_price threw", now);
+        self->engine_->handle_quote(price, now);
+      });
+    });
+  }
+
+ private:
+  // The one containment point: `f()`'s result, or `fallback` if it threw (audited).
+  template <class T, class F>
+  T contain(std::string_view what, T fallback, F&& f) noexcept {
+    try {
+      return f();
+    } catch (...) {
+      callback_failures_.push_back(what);
+      return fallback;
+    }
+  }
+  template <class F>
+  void contain_void(std::string_view what, F&& f) noexcept {
+    try {
+      f();
+    } catch (...) {
+      callback_failures_.push_back(what);
     }
   }
 
-  // The report.
-  BasicExitReport<clock> report;
-  report.exit_id = run->exit_id;
-  report.position_id = run->request.position_id;
-  report.final_state = run->machine.state();
-  report.error = failure;
-  report.reason = run->finished() && !failure ? "position closed" : failure_reason;
-  report.attempts = run->tracker.started();
-  report.requested_quantity = run->request.quantity;
-  report.filled_quantity = run->filled();
-  const double notional = run->tracker.average_price() * run->tracker.filled_quantity() + run->unattributed_notional;
-  report.average_price = report.filled_quantity > 0 ? notional / report.filled_quantity : 0;
-  if (report.filled_quantity > 0) {
-    const double d = (run->request.signal_price - report.average_price) / run->request.signal_price * 10000.0;
-    report.realized_slippage_bps = run->request.side == Side::sell ? d : -d;
-  }
-  report.exit_time = run->deadline.elapsed();
-  report.escalated = run->escalated;
-
-  // The breaker hears of successes and failures; cancellations and refusals count neither way.
-  const bool refused = failure == error::circuit_open || failure == error::trading_halted ||
-                       failure == error::invalid_quantity || failure == error::invalid_price;
-  // A half-open probe that ended without an outcome is given back, or the breaker would
-  // stay half_open, refusing every exit, until reset() (no-op for other permits).
-  if (run->breaker && (cancelled || refused)) run->breaker->record_cancelled(run->permit);
-  if (run->breaker && !cancelled && !refused) {
-    const auto trips_before = run->breaker->trips();
-    if (report.closed())
-      run->breaker->record_success(run->permit);
+  template <class F>
+  void on_venue(F&& f) {
+    if constexpr (venue_has_executor<Venue>)
+      boost::asio::dispatch(venue_.get_executor(), std::forward<F>(f));
     else
-      run->breaker->record_failure(run->permit);
-    if (run->breaker->trips() != trips_before) {
-      run->settings->logger->error("breaker_tripped exit_id={} position={} trips={} state={} error={}", run->exit_id,
-                                   detail::logfmt_value(run->request.position_id), run->breaker->trips(),
-                                   to_string(run->breaker->state()), detail::logfmt_value(failure.message()));
-      if (run->metrics) run->metrics->breaker_tripped();
+      boost::asio::dispatch(strand_, std::forward<F>(f));
+  }
+
+  void begin(VenueCapabilities caps) {
+    engine_.emplace(shared_->settings, std::move(request_), id_, caps);
+    const time_point now = Clock::now();
+    boost::system::error_code refusal;
+    if (shared_->breaker) {
+      permit_ = contain("breaker try_acquire threw", BreakerPermit::refused, [&] { return shared_->breaker->try_acquire(); });
+      if (permit_ == BreakerPermit::refused) refusal = error::circuit_open;
     }
-    if (run->metrics) run->metrics->breaker_state(run->breaker->state());
+    if (!refusal && shared_->halt && !shared_->halt->allows_exit()) refusal = error::trading_halted;
+    metric([&](MetricsSink& m) { m.exit_started(); });
+    if (refusal) {
+      metric([&](MetricsSink& m) { m.exit_refused(refusal == error::circuit_open ? "circuit_open" : "trading_halted"); });
+    }
+    feed([&](time_point t) { engine_->start(t, refusal); }, now);
+    if (engine_->failure_cause() == ExitFailureCause::invalid_request)
+      metric([&](MetricsSink& m) { m.exit_refused("invalid_request"); });
+    if (early_cancel_) feed([&](time_point t) { engine_->cancel(*early_cancel_, t); });
   }
-  if (run->breaker) {
-    report.breaker_state = run->breaker->state();
-    report.breaker_tripped = report.breaker_state != BreakerState::closed;
+
+  // Every event goes through here: trading state first, then the event, then the
+  // engine's outputs, the log and the timer.
+  template <class Event>
+  void feed(Event&& event, std::optional<time_point> at = std::nullopt) {
+    if (!engine_ || engine_->is_released()) return;
+    const time_point now = at ? *at : Clock::now();
+    if (!engine_->is_complete() && engine_->state() != ExitTransitionState::position_open && shared_->halt &&
+        !halt_told_ && !shared_->halt->allows_exit()) {
+      halt_told_ = true;
+      engine_->handle_halt(now);
+      drain(now);
+    }
+    event(now);
+    drain(now);
   }
-  if (run->halt) report.trading_state = run->halt->state();
-  if (run->metrics) {
-    ExitSummary summary;
-    summary.final_state = report.final_state;
-    summary.error = report.error;
-    summary.duration_seconds = std::chrono::duration<double>(report.exit_time).count();
-    summary.slippage_bps = report.realized_slippage_bps;
-    summary.filled_quantity = report.filled_quantity;
-    summary.attempts = report.attempts;
-    summary.escalated = report.escalated;
-    summary.first_attempt_success = report.closed() && report.attempts == 1;
-    summary.required_retry = report.closed() && report.attempts > 1;
-    summary.deadline_exceeded = report.error == error::deadline_exceeded;
-    run->metrics->exit_finished(summary);
-    if (run->halt) run->metrics->trading_state(run->halt->state());
+
+  void drain(time_point now) {
+    for (std::string_view what : callback_failures_) engine_->note_callback_failure(what, now);
+    callback_failures_.clear();
+    while (auto out = engine_->poll()) act(*out, now);
+    log_new_entries();
+    arm_timer();
   }
-  report.attempt_records = run->tracker.attempts();
-  report.audit_trail = run->machine.audit_trail();
-  const boost::system::error_code ec = report.error;
-  co_return std::tuple{ec, std::move(report)};
-}
+
+  void act(const ExitOutput& out, time_point now) {
+    switch (out.kind) {
+      case ExitOutputKind::quote: return quote();
+      case ExitOutputKind::submit:
+        metric([&](MetricsSink& m) { m.attempt_started(out.step, out.order_kind); });
+        return submit(out.attempt);
+      case ExitOutputKind::query_position: return query();
+      case ExitOutputKind::cancel_attempt: return link_->attempt_signal(out.attempt).emit(boost::asio::cancellation_type::terminal);
+      case ExitOutputKind::cancel_query: return link_->query_signal().emit(boost::asio::cancellation_type::terminal);
+      case ExitOutputKind::complete: return finish(now);
+      case ExitOutputKind::release: return release();
+      case ExitOutputKind::attempt_finished:
+        return metric([&](MetricsSink& m) { m.attempt_finished(out.step, out.order_kind, out.outcome); });
+      case ExitOutputKind::attempt_in_doubt: return metric([&](MetricsSink& m) { m.attempt_in_doubt(); });
+      case ExitOutputKind::retry: return metric([&](MetricsSink& m) { m.retry(out.step); });
+      case ExitOutputKind::escalated: return metric([&](MetricsSink& m) { m.escalated(out.step); });
+      case ExitOutputKind::late_fill:
+        return metric([&](MetricsSink& m) { m.late_fill(out.quantity.to_decimal(engine_->request().decimals)); });
+      case ExitOutputKind::late_fill_after_completion: return announce_late_fill(out);
+    }
+  }
+
+  void quote() {
+    if constexpr (ProvidesReferencePrice<Venue>) {
+      on_venue([link = link_, this] {
+        // `this` is alive while the link's exit is: checked before use.
+        auto exit = link->exit.lock();
+        if (!exit) return;
+        bool threw = false;
+        double price = 0;
+        try {
+          price = static_cast<double>(venue_.reference_price(engine_->request().position_id));
+        } catch (...) {
+          threw = true;
+          price = std::numeric_limits<double>::quiet_NaN();
+        }
+        exit->quote_done(price, threw);
+      });
+    } else {
+      // No reference price: the signal price stands. Taken at once: the outputs it
+      // makes join the queue being drained.
+      engine_->handle_quote(engine_->request().signal_price, Clock::now());
+    }
+  }
+
+  void submit(std::uint32_t attempt) {
+    on_venue([link = link_, attempt, order = engine_->order(attempt), this]() mutable {
+      if (link->exit.expired()) return;
+      auto slot = link->attempt_signal(attempt).slot();
+      submit_done_handler done{link, attempt};
+      try {
+        if constexpr (AwaitableVenue<Venue>) {
+          auto op = venue_.submit(std::move(order));
+          boost::asio::co_spawn(venue_executor(), std::move(op), boost::asio::bind_cancellation_slot(slot, std::move(done)));
+        } else {
+          venue_.async_submit(std::move(order), boost::asio::bind_cancellation_slot(slot, std::move(done)));
+        }
+      } catch (...) {
+        // Thrown before the operation took its handler: nothing may have been sent,
+        // but nothing says so either: the attempt is in doubt.
+        submit_done_handler{link, attempt}.deliver(error_from_exception(std::current_exception()), std::nullopt);
+      }
+    });
+  }
+
+  void query() {
+    const std::uint64_t serial = ++query_serial_;
+    if constexpr (QueriesPosition<Venue>) {
+      on_venue([link = link_, serial, this] {
+        if (link->exit.expired()) return;
+        try {
+          auto op = venue_.query_position(engine_->request().position_id);
+          boost::asio::co_spawn(venue_executor(), std::move(op),
+                                boost::asio::bind_cancellation_slot(link->query_signal().slot(),
+                                                                    query_done_handler{link, serial}));
+        } catch (...) {
+          query_done_handler{link, serial}.deliver(error_from_exception(std::current_exception()), std::nullopt);
+        }
+      });
+    } else {
+      engine_->handle_position_failed(error::position_query_failed, Clock::now());
+    }
+  }
+
+  auto venue_executor() {
+    if constexpr (venue_has_executor<Venue>)
+      return venue_.get_executor();
+    else
+      return strand_;
+  }
+
+  void take_answer(std::uint32_t attempt, boost::system::error_code ec, std::optional<SubmitOutcome> o) {
+    feed([&](time_point now) {
+      AttemptAnswer a;
+      const auto& s = shared_->settings;
+      if (o && !ec) {
+        a.outcome = std::move(*o);
+      } else {
+        a.answered = false;
+        a.outcome.error = ec ? ec : make_error_code(error::operation_threw);
+      }
+      const auto& err = a.outcome.error;
+      // The user's verdicts, needed only for what the venue did not fill.
+      const bool needs_verdict = !a.answered || a.outcome.status == SubmitStatus::rejected;
+      if (needs_verdict && err) {
+        if (err == error::operation_threw)
+          a.kind = FailureKind::in_doubt;  // a venue that threw may have sent the order
+        else
+          a.kind = contain("classifier threw", FailureKind::in_doubt, [&] { return s.classifier(err); });
+        a.escalates = contain("escalation rule threw", false, [&] { return s.escalates(err); });
+      } else if (needs_verdict) {
+        a.kind = contain("classifier threw", FailureKind::in_doubt,
+                         [&] { return s.classifier(make_error_code(error::exit_rejected)); });
+      }
+      for (std::string_view what : callback_failures_) engine_->note_callback_failure(what, now, attempt);
+      callback_failures_.clear();
+      engine_->handle_answer(attempt, a, now);
+    });
+  }
+
+  void arm_timer() {
+    const auto t = engine_->poll_timeout();
+    if (!t) {
+      if (armed_) {
+        armed_.reset();
+        timer_.cancel();
+      }
+      return;
+    }
+    if (armed_ && *armed_ == *t) return;
+    armed_ = *t;
+    timer_.expires_at(*t);
+    timer_.async_wait([self = this->shared_from_this(), t = *t](boost::system::error_code ec) {
+      if (ec || !self->armed_ || *self->armed_ != t) return;  // re-armed or cancelled meanwhile
+      self->armed_.reset();
+      self->feed([&](time_point now) { self->engine_->handle_timeout(now); });
+    });
+  }
+
+  // The finalizer: breaker, gauges, report and the handler, on every path, once.
+  void finish(time_point now) {
+    report_type report = engine_->report();
+    if (shared_->breaker) {
+      const BreakerOutcome outcome = report.closed()                ? BreakerOutcome::success
+                                     : engine_->counts_for_breaker() ? BreakerOutcome::failure
+                                                                    : BreakerOutcome::neutral;
+      BreakerDecision d{};
+      contain_void("breaker record threw", [&] { d = shared_->breaker->record(permit_, outcome, report.error); });
+      if (d.tripped) {
+        log(spdlog::level::err, "breaker_tripped exit_id={} position={} trips={} state={} error={}", report.exit_id,
+            detail::logfmt_value(report.position_id), d.trips, to_string(d.state),
+            detail::logfmt_value(report.error.message()));
+        metric([](MetricsSink& m) { m.breaker_tripped(); });
+      }
+      metric([&](MetricsSink& m) { m.breaker_state(d.state); });
+      report.breaker_state = contain("breaker state threw", d.state, [&] { return shared_->breaker->state(); });
+      report.breaker_tripped = report.breaker_state != BreakerState::closed;
+    }
+    if (shared_->halt) report.trading_state = shared_->halt->state();
+    metric([&](MetricsSink& m) {
+      ExitSummary summary;
+      summary.final_state = report.final_state;
+      summary.error = report.error;
+      summary.duration_seconds = std::chrono::duration<double>(report.exit_time).count();
+      summary.slippage_bps = report.realized_slippage_bps;
+      summary.filled_quantity = report.filled_quantity.to_decimal(engine_->request().decimals);
+      summary.attempts = report.attempts;
+      summary.escalated = report.escalated;
+      summary.first_attempt_success = report.closed() && report.attempts == 1;
+      summary.required_retry = report.closed() && report.attempts > 1;
+      summary.deadline_exceeded = report.error == error::deadline_exceeded;
+      m.exit_finished(summary);
+      if (shared_->halt) m.trading_state(shared_->halt->state());
+    });
+    log(report.closed() ? spdlog::level::info : spdlog::level::warn,
+        "exit_finished exit_id={} position={} state={} error={} attempts={} filled={} of={} exit_time_ms={}",
+        report.exit_id, detail::logfmt_value(report.position_id), to_string(report.final_state),
+        report.error ? std::string(error_name_or_message(report.error)) : std::string("none"), report.attempts,
+        to_string(report.filled_quantity, engine_->request().decimals),
+        to_string(report.requested_quantity, engine_->request().decimals),
+        std::chrono::duration_cast<std::chrono::milliseconds>(report.exit_time).count());
+    (void)now;
+    completed_ = true;
+    // After this, no sink or rule is called again (they may be gone).
+    auto handler = std::move(*handler_);
+    handler_.reset();
+    auto work = std::move(work_);
+    const boost::system::error_code ec = report.error;
+    auto ex = boost::asio::get_associated_executor(handler, shared_->executor);
+    boost::asio::dispatch(ex, [h = std::move(handler), ec, r = std::move(report), w = std::move(work)]() mutable {
+      std::move(h)(ec, std::move(r));
+    });
+  }
+
+  void announce_late_fill(const ExitOutput& out) {
+    const auto& s = shared_->settings;
+    const auto* rec = engine_->tracker().find(out.attempt);
+    log(spdlog::level::warn, "late_fill_after_exit exit_id={} position={} attempt={} tx={} quantity={} filled={}",
+        engine_->exit_id(), detail::logfmt_value(engine_->request().position_id), out.attempt,
+        detail::logfmt_value(rec ? std::string_view(rec->transaction_id) : std::string_view{}),
+        to_string(out.quantity, engine_->request().decimals), to_string(engine_->filled(), engine_->request().decimals));
+    if (!s.on_late_fill_after_exit) return;
+    LateFillAfterExit fill;
+    fill.exit_id = engine_->exit_id();
+    fill.position_id = engine_->request().position_id;
+    fill.attempt = out.attempt;
+    if (rec) {
+      fill.transaction_id = rec->transaction_id;
+      fill.price = rec->average_price;
+    }
+    fill.quantity = out.quantity;
+    fill.filled_quantity = engine_->filled();
+    contain_void("on_late_fill_after_exit threw", [&] { s.on_late_fill_after_exit(fill); });
+  }
+
+  void release() {
+    released_ = true;
+    if (armed_) {
+      armed_.reset();
+      timer_.cancel();
+    }
+  }
+
+  static std::string_view error_name_or_message(const boost::system::error_code& ec) {
+    if (ec.category() == error_category()) return error_name(static_cast<error>(ec.value()));
+    return "other";
+  }
+
+  template <class F>
+  void metric(F&& f) noexcept {
+    if (!shared_->metrics || completed_) return;
+    contain_void("metrics sink threw", [&] { f(*shared_->metrics); });
+  }
+
+  template <class... Args>
+  void log(spdlog::level::level_enum level, spdlog::format_string_t<Args...> fmt, Args&&... args) noexcept {
+    auto& logger = *shared_->settings.logger;
+    if (!logger.should_log(level)) return;
+    try {
+      logger.log(level, fmt, std::forward<Args>(args)...);
+    } catch (...) {
+    }
+  }
+
+  // Transitions at debug, refused events and anomalies at warn (logging.hpp).
+  void log_new_entries() noexcept {
+    const auto& m = engine_->machine();
+    const std::size_t recorded = m.audit_recorded();
+    if (recorded == logged_) return;
+    auto& logger = *shared_->settings.logger;
+    const std::size_t fresh = std::min(recorded - logged_, m.audit_size());
+    logged_ = recorded;
+    if (!logger.should_log(spdlog::level::debug) && !logger.should_log(spdlog::level::warn)) return;
+    for (std::size_t i = m.audit_size() - fresh; i < m.audit_size(); ++i) {
+      const auto& e = m.audit_entry_at(i);
+      try {
+        detail::log_audit_entry(logger, engine_->exit_id(), engine_->request().position_id, e.from, e.to, e.attempt,
+                                e.step, e.reason, e.transaction_id, e.accepted, e.error, e.event.has_value());
+      } catch (...) {
+      }
+    }
+  }
+
+  std::shared_ptr<const shared_type> shared_;
+  Venue& venue_;
+  strand_type strand_;
+  timer_type timer_;
+  ExitRequest request_;  // until begin() moves it into the engine
+  std::uint64_t id_;
+  std::optional<engine_type> engine_;
+  std::optional<CancelKind> early_cancel_;  // asked before the engine started
+  std::shared_ptr<exit_link> link_;
+  work_type work_;
+  std::optional<Handler> handler_;
+  BreakerPermit permit_ = BreakerPermit::allowed;
+  std::optional<time_point> armed_;
+  std::vector<std::string_view> callback_failures_;
+  std::size_t logged_ = 0;
+  std::uint64_t query_serial_ = 0;
+  bool halt_told_ = false;
+  bool completed_ = false;
+  bool released_ = false;
+};
+
+template <class Clock, class Executor>
+struct exit_initiation {
+  std::shared_ptr<executor_shared<Clock, Executor>> shared;
+
+  template <class Handler, class Venue>
+  void operator()(Handler handler, Venue* venue, ExitRequest request) const {
+    using op_type = exit_operation<Clock, Executor, Venue, std::decay_t<Handler>>;
+    const std::uint64_t id = shared->next_id.fetch_add(1, std::memory_order_relaxed) + 1;
+    auto alloc = boost::asio::get_associated_allocator(handler, std::allocator<void>{});
+    using alloc_type = typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<op_type>;
+    auto op = std::allocate_shared<op_type>(alloc_type(alloc), shared, *venue, std::move(request), id,
+                                            std::move(handler));
+    op->launch(op);
+  }
+};
 
 }  // namespace detail
 
@@ -712,50 +718,32 @@ class BasicAdaptiveExitExecutor {
   explicit BasicAdaptiveExitExecutor(const executor_type& ex, settings_type settings = {},
                                      breaker_type* breaker = nullptr, halt_type* halt = nullptr,
                                      MetricsSink* metrics = nullptr)
-      : executor_(ex),
-        settings_(with_logger(std::move(settings))),
-        breaker_(breaker),
-        halt_(halt),
-        metrics_(metrics) {
-    throw_if_invalid(settings_->validate());
-  }
+      : shared_(make_shared_state(ex, std::move(settings), breaker, halt, metrics)) {}
 
-  executor_type get_executor() const noexcept { return executor_; }
-  const settings_type& settings() const noexcept { return *settings_; }
-  breaker_type* breaker() const noexcept { return breaker_; }
-  halt_type* halt() const noexcept { return halt_; }
+  executor_type get_executor() const noexcept { return shared_->executor; }
+  const settings_type& settings() const noexcept { return shared_->settings; }
+  breaker_type* breaker() const noexcept { return shared_->breaker; }
+  halt_type* halt() const noexcept { return shared_->halt; }
 
   // Closes `request.quantity` of a position through `venue`. See the header comment.
   template <class Venue, class CompletionToken>
   auto async_execute(ExitRequest request, Venue& venue, CompletionToken&& token) {
     using signature = void(boost::system::error_code, report_type);
-    return boost::asio::async_initiate<CompletionToken, signature>(
-        [this, &venue](auto handler, ExitRequest req) { this->start(std::move(handler), std::move(req), venue); },
-        token, std::move(request));
+    return boost::asio::async_initiate<CompletionToken, signature>(detail::exit_initiation<Clock, Executor>{shared_},
+                                                                   token, &venue, std::move(request));
   }
 
  private:
-  template <class Handler, class Venue>
-  void start(Handler handler, ExitRequest request, Venue& venue) {
-    using run_type = detail::exit_run<Clock, Executor, Venue>;
-    const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed) + 1;
-    auto run = std::make_shared<run_type>(executor_, settings_, venue, std::move(request), id, breaker_, halt_,
-                                          metrics_);
-    auto strand = run->strand;
-    detail::spawn_for_handler<report_type>(strand, executor_, detail::run_exit(std::move(run)), std::move(handler));
-  }
+  using shared_type = detail::executor_shared<Clock, Executor>;
 
-  static std::shared_ptr<const settings_type> with_logger(settings_type s) {
+  static std::shared_ptr<shared_type> make_shared_state(const executor_type& ex, settings_type s,
+                                                        breaker_type* breaker, halt_type* halt, MetricsSink* metrics) {
+    throw_if_invalid(s.validate());
     if (!s.logger) s.logger = default_logger();
-    return std::make_shared<const settings_type>(std::move(s));
+    return std::make_shared<shared_type>(ex, std::move(s), breaker, halt, metrics);
   }
 
-  executor_type executor_;
-  std::shared_ptr<const settings_type> settings_;
-  breaker_type* breaker_;
-  halt_type* halt_;
-  MetricsSink* metrics_;
-  std::atomic<std::uint64_t> next_id_{0};
+  std::shared_ptr<shared_type> shared_;
 };
 
 using AdaptiveExitExecutor = BasicAdaptiveExitExecutor<std::chrono::steady_clock>;

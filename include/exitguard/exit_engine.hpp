@@ -469,6 +469,14 @@ class BasicExitEngine {
     advance(now);
   }
 
+  // The driver's containment point caught an exception from a user callable (`what`
+  // names it: a literal). Not an event: it is audited (error::callback_threw) and
+  // counted as an anomaly; the driver turns the call's result into a safe default.
+  void note_callback_failure(std::string_view what, time_point now, std::uint32_t attempt = 0) {
+    if (released_) return;
+    anomaly(now, what, error::callback_threw, attempt);
+  }
+
   // --- outputs --------------------------------------------------------------------
 
   // The next command or notice, oldest first; empty when there is none.

@@ -7,12 +7,15 @@
 // event in logfmt (key=value, quoted when needed), so that it can be grepped and
 // parsed:
 //
-//   exit_transition exit_id=7 position=SOL-1 from=ExitSubmitted to=ExitTimedOut attempt=1 step=0 reason="attempt timed out: in doubt" tx=""
-//   breaker_tripped exit_id=8 position=SOL-2 consecutive_failures=2 trips=1 state=open
+//   exit_transition exit_id=7 position=SOL-1 from=ExitSubmitted to=ExitTimedOut attempt=1 step=0 reason="attempt timed out: in doubt" tx="" error="the attempt timed out without an answer"
+//   exit_finished exit_id=7 position=SOL-1 state=PositionClosed error=none attempts=2 filled=1000 of=1000 exit_time_ms=11000
+//   breaker_tripped exit_id=8 position=SOL-2 trips=1 state=open error="the exit deadline was exceeded"
 //   trading_state from=running to=halted who=exit_circuit_breaker why="2 consecutive failed exits"
 //
-// Levels: transitions at info, ExitFailed at warn, breaker trips and halts at error,
-// other trading state changes at warn. Thread safety: spdlog loggers are
+// Levels (quiet by default): transitions at debug; one exit_finished line per exit
+// at info when it closed, warn otherwise; refused events, malformed venue answers
+// and callbacks that threw at warn; breaker trips and halts at error; other trading
+// state changes at warn. Thread safety: spdlog loggers are
 // thread-safe (the default one uses a multi-threaded sink).
 #pragma once
 
@@ -22,6 +25,8 @@
 #include <spdlog/logger.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <boost/system/error_code.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -59,16 +64,23 @@ inline std::string logfmt_value(std::string_view v) {
   return out + '"';
 }
 
-inline void log_transition(spdlog::logger& log, std::uint64_t exit_id, std::string_view position,
-                           ExitTransitionState from, ExitTransitionState to, std::uint32_t attempt,
-                           std::uint32_t step, std::string_view reason, std::string_view tx, bool accepted) {
-  const auto level = !accepted                              ? spdlog::level::err
-                     : to == ExitTransitionState::exit_failed ? spdlog::level::warn
-                                                              : spdlog::level::info;
+// One audit entry of an exit as one logfmt line. Levels (quiet by default):
+// accepted transitions and notes at debug; refused transitions and events, and
+// notes that carry an error (a malformed answer, a callback that threw), at warn.
+inline void log_audit_entry(spdlog::logger& log, std::uint64_t exit_id, std::string_view position,
+                            ExitTransitionState from, ExitTransitionState to, std::uint32_t attempt,
+                            std::uint32_t step, std::string_view reason, std::string_view tx, bool accepted,
+                            const boost::system::error_code& why = {}, bool refused_event = false) {
+  const bool note = from == to && to != ExitTransitionState::partially_filled;
+  const auto level = (!accepted || (note && why)) ? spdlog::level::warn : spdlog::level::debug;
   if (!log.should_log(level)) return;
-  log.log(level, "{} exit_id={} position={} from={} to={} attempt={} step={} reason={} tx={}",
-          accepted ? "exit_transition" : "exit_transition_refused", exit_id, logfmt_value(position),
-          to_string(from), to_string(to), attempt, step, logfmt_value(reason), logfmt_value(tx));
+  const char* kind = refused_event ? "exit_event_refused"
+                     : !accepted   ? "exit_transition_refused"
+                     : note        ? "exit_note"
+                                   : "exit_transition";
+  log.log(level, "{} exit_id={} position={} from={} to={} attempt={} step={} reason={} tx={} error={}", kind,
+          exit_id, logfmt_value(position), to_string(from), to_string(to), attempt, step, logfmt_value(reason),
+          logfmt_value(tx), why ? logfmt_value(why.message()) : std::string("none"));
 }
 
 }  // namespace detail
