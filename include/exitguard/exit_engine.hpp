@@ -739,8 +739,10 @@ class BasicExitEngine {
   // end because no further attempt fits before the deadline.
   void after_failure(time_point now) {
     if (is_terminal(state())) return;
-    if (const auto next = budget_->next_start(now, rng_)) {
-      backoff_until_ = *next;
+    // (Copied out by value: g++ 12 warns of a dangling pointer for `backoff_until_ = *next`.)
+    const std::optional<time_point> next = budget_->next_start(now, rng_);
+    if (next.has_value()) {
+      backoff_until_.emplace(next.value());
       emit(ExitOutputKind::retry, 0, step_, settings_->ladder[step_].kind);
       return;
     }
