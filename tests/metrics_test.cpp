@@ -15,6 +15,7 @@
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -54,6 +55,7 @@ class RecordingSink final : public MetricsSink {
     std::lock_guard lock(mutex_);
     summaries.push_back(summary);
   }
+  void exit_refused(std::string_view reason) override { add("exit_refused " + std::string(reason)); }
   void breaker_tripped() override { add("breaker_tripped"); }
   void breaker_state(BreakerState state) override {
     add("breaker_state " + std::string(exitguard::to_string(state)));
@@ -111,10 +113,24 @@ TEST_CASE("MetricsSink: every method has a do-nothing default", "[metrics]") {
   sink.attempt_in_doubt();
   sink.late_fill(1.0);
   sink.exit_finished(defaults);
+  sink.exit_refused(exitguard::refusal_reason::circuit_open);
   sink.breaker_tripped();
   sink.breaker_state(BreakerState::open);
   sink.trading_state(TradingState::halted);
   SUCCEED("no-ops");
+}
+
+TEST_CASE("MetricsSink: the refusal reasons are the three label values, and exit_refused is overridable",
+          "[metrics]") {
+  STATIC_REQUIRE(exitguard::refusal_reason::circuit_open == "circuit_open");
+  STATIC_REQUIRE(exitguard::refusal_reason::trading_halted == "trading_halted");
+  STATIC_REQUIRE(exitguard::refusal_reason::invalid_request == "invalid_request");
+  const auto reason = GENERATE(exitguard::refusal_reason::circuit_open, exitguard::refusal_reason::trading_halted,
+                               exitguard::refusal_reason::invalid_request);
+  RecordingSink recording;
+  MetricsSink& sink = recording;
+  sink.exit_refused(reason);
+  CHECK(recording.take() == Events{"exit_refused " + std::string(reason)});
 }
 
 TEST_CASE("metrics: a plain MetricsSink can be given to the executor", "[metrics]") {

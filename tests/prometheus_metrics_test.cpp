@@ -154,9 +154,11 @@ void check_states(const Scrape& s, BreakerState breaker, TradingState trading) {
   }
 }
 
-// 4 + 3 + 1 unlabelled/outcome exit series, 16 + 14 histogram series, 16 + 80 + 8
-// attempt series, 4 counters, 3 + 3 state gauges.
-constexpr std::size_t series_count = 4 + 3 + 1 + 16 + 14 + 16 + 80 + 8 + 4 + 3 + 3;
+// 4 + 3 + 3 + 1 unlabelled/outcome/refusal exit series, 16 + 14 histogram series,
+// 16 + 80 + 8 attempt series, 4 counters, 3 + 3 state gauges.
+constexpr std::size_t series_count = 4 + 3 + 3 + 1 + 16 + 14 + 16 + 80 + 8 + 4 + 3 + 3;
+
+const std::vector<std::string> refusal_reasons = {"circuit_open", "trading_halted", "invalid_request"};
 
 }  // namespace
 
@@ -186,6 +188,7 @@ TEST_CASE("prometheus::Metrics registers every family, with every series at 0 fr
                        {"exitguard_exits_required_retry_total", "counter"},
                        {"exitguard_exits_deadline_exceeded_total", "counter"},
                        {"exitguard_exits_finished_total", "counter"},
+                       {"exitguard_exits_refused_total", "counter"},
                        {"exitguard_exits_in_flight", "gauge"},
                        {"exitguard_exit_duration_seconds", "histogram"},
                        {"exitguard_exit_slippage_ratio", "histogram"},
@@ -210,6 +213,8 @@ TEST_CASE("prometheus::Metrics registers every family, with every series at 0 fr
   CHECK(s.at(R"(exitguard_exit_attempts_total{kind="market",outcome="partially_filled",step="7"})") == 0);
   CHECK(s.at(R"(exitguard_exit_attempts_started_total{kind="limit",step="0"})") == 0);
   CHECK(s.at(R"(exitguard_exits_finished_total{outcome="cancelled"})") == 0);
+  for (const auto& reason : refusal_reasons)
+    CHECK(s.at(series("exitguard_exits_refused_total", {{"reason", reason}})) == 0);
   CHECK(s.at(R"(exitguard_exit_duration_seconds_bucket{le="+Inf"})") == 0);
   CHECK(s.at(R"(exitguard_exit_slippage_ratio_bucket{le="0.0005"})") == 0);
 }
@@ -489,6 +494,39 @@ TEST_CASE("prometheus::Metrics summary rules: refused exits take no duration, im
   check_histogram(s, "exitguard_exit_duration_seconds", duration_les,
                   {0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2}, 2, 7.3);
   check_histogram(s, "exitguard_exit_slippage_ratio", slippage_les, {1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2}, 2, 0.012);
+}
+
+TEST_CASE("prometheus::Metrics counts refused exits by reason, apart from the failures that ran", "[prometheus]") {
+  const auto [reason, count] = GENERATE(table<std::string, int>({
+      {"circuit_open", 1},
+      {"trading_halted", 3},
+      {"invalid_request", 2},
+  }));
+  INFO("reason " << reason);
+  prometheus::Registry registry;
+  Metrics metrics(registry);
+  for (int i = 0; i < count; ++i) {
+    // As the executor reports a refusal: started, refused, finished (failed, nothing sent).
+    metrics.exit_started();
+    metrics.exit_refused(reason);
+    exitguard::ExitSummary refused;
+    refused.error = error::circuit_open;
+    metrics.exit_finished(refused);
+  }
+  // Reasons outside the bounded set are not counted, and create no series.
+  metrics.exit_refused("");
+  metrics.exit_refused("Circuit_Open");
+  metrics.exit_refused("deadline_exceeded");
+
+  const Scrape s = scrape(registry);
+  CHECK(s.values.size() == series_count);
+  for (const auto& r : refusal_reasons) {
+    INFO("series reason " << r);
+    CHECK(s.at(series("exitguard_exits_refused_total", {{"reason", r}})) == (r == reason ? count : 0));
+  }
+  CHECK(s.at(R"(exitguard_exits_finished_total{outcome="failed"})") == count);
+  CHECK(s.at("exitguard_exits_in_flight") == 0);
+  CHECK(s.at("exitguard_exit_duration_seconds_count") == 0);
 }
 
 TEST_CASE("prometheus::Metrics lifetimes and registration errors", "[prometheus]") {

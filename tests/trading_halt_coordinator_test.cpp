@@ -225,7 +225,7 @@ TEST_CASE("set_state_if changes only when its predicate allows, under the lock",
   REQUIRE(halt.halt("exit_circuit_breaker", "2 consecutive failed exits"));
   const auto owned_by_breaker = [](const Change& last) { return last.who == "exit_circuit_breaker"; };
 
-  REQUIRE(halt.halt("alice", "investigating") == false);  // same state: a no-op, owner unchanged
+  REQUIRE_FALSE(halt.halt("alice", "investigating"));  // same state: a no-op, owner unchanged
   REQUIRE(halt.set_state(TradingState::reduce_only, "alice", "investigating"));
   CHECK_FALSE(halt.set_state_if(owned_by_breaker, TradingState::running, "exit_circuit_breaker", "probe ok"));
   CHECK(halt.state() == TradingState::reduce_only);
@@ -303,5 +303,154 @@ TEST_CASE("Concurrent set_state from 4 threads leaves a consistent state", "[hal
         (states[s] == halt.state() ? 1 : 0) - (states[s] == TradingState::running ? 1 : 0);
     INFO("state " << exitguard::to_string(states[s]));
     CHECK(entered - left == expected);
+  }
+}
+
+// --- Guards --------------------------------------------------------------------------
+
+TEST_CASE("TradingStateResult converts to true only when the state changed", "[halt][guard]") {
+  STATIC_REQUIRE_FALSE(std::is_convertible_v<exitguard::TradingStateResult, bool>);  // explicit
+  STATIC_REQUIRE(std::is_constructible_v<bool, exitguard::TradingStateResult>);
+  STATIC_REQUIRE_FALSE(static_cast<bool>(exitguard::TradingStateResult{}));
+  STATIC_REQUIRE(static_cast<bool>(exitguard::TradingStateResult{true, {}}));
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<Coordinator&>().resume("", "")), exitguard::TradingStateResult>);
+}
+
+TEST_CASE("A guard sees the change about to be made and may refuse it", "[halt][guard]") {
+  ManualClock::reset();
+  Coordinator halt;
+  int notified = 0;
+  halt.subscribe([&](const Change&) { ++notified; });
+  std::vector<Change> asked;
+  const auto no_resume = halt.add_guard([&](const Change& c) -> boost::system::error_code {
+    asked.push_back(c);
+    if (c.to == TradingState::running) return exitguard::error::circuit_open;
+    return {};
+  });
+  CHECK(no_resume != 0);
+  CHECK(halt.refusals() == 0);
+  CHECK_FALSE(halt.last_refusal().has_value());
+
+  ManualClock::advance(2s);
+  REQUIRE(halt.halt("risk", "drawdown"));
+  REQUIRE(asked.size() == 1);
+  CHECK(asked[0].from == TradingState::running);
+  CHECK(asked[0].to == TradingState::halted);
+  CHECK(asked[0].who == "risk");
+  CHECK(asked[0].why == "drawdown");
+  CHECK(asked[0].when == ManualClock::time_point(2s));
+
+  ManualClock::advance(1s);
+  const auto refused = halt.resume("bob", "looks fine");
+  CHECK_FALSE(refused);
+  CHECK(refused.error == exitguard::error::circuit_open);
+  CHECK(halt.state() == TradingState::halted);
+  CHECK(halt.changes() == 1);
+  CHECK(halt.last_change().who == "risk");
+  CHECK(notified == 1);  // a refusal notifies nobody
+  CHECK(halt.refusals() == 1);
+  const auto refusal = halt.last_refusal();
+  REQUIRE(refusal.has_value());
+  CHECK(refusal->from == TradingState::halted);
+  CHECK(refusal->to == TradingState::running);
+  CHECK(refusal->who == "bob");
+  CHECK(refusal->why == "looks fine");
+  CHECK(refusal->when == ManualClock::time_point(3s));
+  CHECK(refusal->error == exitguard::error::circuit_open);
+
+  // A no-op and a predicate that says no never reach the guard.
+  asked.clear();
+  CHECK_FALSE(halt.halt("risk", "again"));
+  CHECK_FALSE(halt.set_state_if([](const Change&) { return false; }, TradingState::running, "x", "y"));
+  CHECK(asked.empty());
+
+  // Its own id exempts a change from the guard, not from the others.
+  const auto second = halt.add_guard([](const Change& c) -> boost::system::error_code {
+    if (c.who == "intruder") return exitguard::error::trading_halted;
+    return {};
+  });
+  CHECK(second != no_resume);
+  const auto always = [](const Change&) { return true; };
+  const auto exempt = halt.set_state_if(always, TradingState::running, "intruder", "exempt from one", no_resume);
+  CHECK(exempt.error == exitguard::error::trading_halted);
+  CHECK(halt.last_refusal()->error == exitguard::error::trading_halted);
+  CHECK(halt.set_state_if(always, TradingState::running, "owner", "own change", no_resume));
+  CHECK(halt.state() == TradingState::running);
+  CHECK(halt.refusals() == 2);
+
+  // Removed: no longer asked.
+  CHECK(halt.remove_guard(no_resume));
+  CHECK_FALSE(halt.remove_guard(no_resume));
+  CHECK_FALSE(halt.remove_guard(12345));
+  REQUIRE(halt.halt("risk", "again"));
+  asked.clear();
+  CHECK(halt.resume("bob", "guard gone"));
+  CHECK(asked.empty());
+  CHECK_THROWS_AS(halt.add_guard(Coordinator::guard{}), std::invalid_argument);
+}
+
+TEST_CASE("Guards are asked in installation order and the first error refuses", "[halt][guard]") {
+  ManualClock::reset();
+  Coordinator halt;
+  std::vector<int> calls;
+  halt.add_guard([&](const Change&) -> boost::system::error_code {
+    calls.push_back(1);
+    return {};
+  });
+  halt.add_guard([&](const Change&) -> boost::system::error_code {
+    calls.push_back(2);
+    return exitguard::error::circuit_open;
+  });
+  halt.add_guard([&](const Change&) -> boost::system::error_code {
+    calls.push_back(3);
+    return exitguard::error::trading_halted;
+  });
+  CHECK(halt.halt("ops", "test").error == exitguard::error::circuit_open);
+  CHECK(calls == std::vector<int>{1, 2});
+}
+
+TEST_CASE("A throwing guard refuses nothing silently: the call throws and nothing changes", "[halt][guard]") {
+  ManualClock::reset();
+  Coordinator halt;
+  halt.add_guard([](const Change&) -> boost::system::error_code { throw std::runtime_error("guard broke"); });
+  CHECK_THROWS_WITH(halt.halt("ops", "test"), "guard broke");
+  CHECK(halt.state() == TradingState::running);
+  CHECK(halt.changes() == 0);
+}
+
+TEST_CASE("Once remove_guard returns, the guard is never called again, with 4 threads changing the state",
+          "[halt][guard][concurrency]") {
+  ManualClock::reset();
+  constexpr int threads = 4;
+  for (int round = 0; round < 20; ++round) {
+    Coordinator halt;
+    std::atomic<bool> removed{false};
+    std::atomic<int> calls{0};
+    std::atomic<int> calls_after_removal{0};
+    const auto id = halt.add_guard([&](const Change&) -> boost::system::error_code {
+      calls.fetch_add(1);
+      if (removed.load()) calls_after_removal.fetch_add(1);
+      return {};
+    });
+    std::atomic<bool> stop{false};
+    std::latch start(threads + 1);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        const std::array states{TradingState::running, TradingState::reduce_only, TradingState::halted};
+        start.arrive_and_wait();
+        for (int i = 0; !stop.load() || i < 200; ++i)
+          halt.set_state(states[static_cast<std::size_t>(i + t) % states.size()], "worker", "race");
+      });
+    }
+    start.arrive_and_wait();
+    while (calls.load() < 100) std::this_thread::yield();
+    REQUIRE(halt.remove_guard(id));
+    removed.store(true);
+    stop.store(true);
+    for (auto& w : workers) w.join();
+    INFO("round " << round);
+    CHECK(calls.load() >= 100);
+    CHECK(calls_after_removal.load() == 0);
   }
 }

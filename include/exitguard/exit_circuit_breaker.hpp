@@ -114,7 +114,8 @@ struct BasicCircuitBreakerSettings {
   // error::invalid_trading_state, error::cooldown_unused, or {}.
   boost::system::error_code validate() const noexcept {
     if (threshold < min_threshold || threshold > max_threshold) return error::invalid_breaker_threshold;
-    if (cooldown && *cooldown <= Clock::duration::zero()) return error::invalid_cooldown;
+    // Written so that a NaN cooldown (a floating-point duration) is refused too.
+    if (cooldown && !(*cooldown > Clock::duration::zero())) return error::invalid_cooldown;
     if (!is_valid(trip_action)) return error::invalid_trading_state;
     if (cooldown && trip_action != TradingState::halted) return error::cooldown_unused;
     return {};

@@ -7,8 +7,18 @@
 // Prometheus adapter (<exitguard/prometheus/metrics.hpp>, optional CMake component
 // `prometheus`) is one implementation.
 //
+// Refusals are metered apart from failures: an exit refused before its first attempt
+// (the breaker open, trading halted, an invalid request) reports exit_started() and
+// exit_finished() (ExitFailed, 0 attempts) like any exit, so that every exit started
+// finishes once, and also, once, exit_refused(reason) with one of the
+// refusal_reason values: a sink tells "refused, nothing sent" from "ran and failed"
+// by it.
+//
 // Thread safety: a sink may be called from several exits at once, on any thread of
 // the io_context: implementations must be thread-safe (prometheus-cpp's are).
+//
+// Cancellation: the sink's methods are plain calls, made synchronously by the exit
+// that reports; nothing here waits or can be cancelled.
 #pragma once
 
 #include <exitguard/exit_attempt_tracker.hpp>
@@ -20,8 +30,17 @@
 #include <boost/system/error_code.hpp>
 
 #include <cstdint>
+#include <string_view>
 
 namespace exitguard {
+
+// The reasons given to MetricsSink::exit_refused(): the only values of the Prometheus
+// label exitguard_exits_refused_total{reason}.
+namespace refusal_reason {
+inline constexpr std::string_view circuit_open = "circuit_open";      // error::circuit_open: the breaker refused
+inline constexpr std::string_view trading_halted = "trading_halted";  // error::trading_halted: trading refused exits
+inline constexpr std::string_view invalid_request = "invalid_request";  // the request itself (quantity, price, ...)
+}  // namespace refusal_reason
 
 // How one exit ended, as the metrics see it.
 struct ExitSummary {
@@ -48,6 +67,9 @@ class MetricsSink {
   virtual void attempt_in_doubt() {}
   virtual void late_fill(double /*quantity*/) {}
   virtual void exit_finished(const ExitSummary& /*summary*/) {}
+  // An exit refused before its first attempt: `reason` is one of refusal_reason's
+  // values. Once per refused exit, besides its exit_started() and exit_finished().
+  virtual void exit_refused(std::string_view /*reason*/) {}
   virtual void breaker_tripped() {}
   virtual void breaker_state(BreakerState /*state*/) {}
   virtual void trading_state(TradingState /*state*/) {}

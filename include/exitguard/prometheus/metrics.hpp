@@ -38,6 +38,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -53,6 +54,10 @@ namespace exitguard::prometheus {
 //   exitguard_exits_required_retry_total             counter   exits closed after more than one attempt
 //   exitguard_exits_deadline_exceeded_total          counter   exits that hit their hard deadline
 //   exitguard_exits_finished_total{outcome}          counter   closed | failed | cancelled
+//   exitguard_exits_refused_total{reason}            counter   circuit_open | trading_halted |
+//                                                              invalid_request: exits refused before
+//                                                              their first attempt (also counted
+//                                                              in finished{outcome="failed"})
 //   exitguard_exits_in_flight                        gauge     exits started and not finished
 //   exitguard_exit_duration_seconds                  histogram exit signal to terminal state, of
 //                                                              exits that sent at least one attempt
@@ -74,8 +79,9 @@ namespace exitguard::prometheus {
 //
 // Labels only ever take those bounded values (never a position or exit id): every
 // step 0..7 (exitguard's ladder has at most 8 steps) × kind × outcome is created up
-// front, 104 attempt series in all. An event outside those values (a step >= 8, an
-// outcome of `pending`, an unnamed enum value) is not counted.
+// front, 104 attempt series in all; the three refusal reasons too. An event outside
+// those values (a step >= 8, an outcome of `pending`, an unnamed enum value, a
+// refusal reason that is not one of refusal_reason's) is not counted.
 //
 // The state gauges start at closed = 1 and running = 1. The executor reports the
 // breaker's state after each exit that the breaker counted; a breaker reset() is not
@@ -196,6 +202,10 @@ class Metrics : public MetricsSink {
     }
   }
 
+  void exit_refused(std::string_view reason) override {
+    if (auto* c = state_->refused(reason)) c->Increment();
+  }
+
   void breaker_tripped() override { state_->breaker_trips->Increment(); }
 
   void breaker_state(BreakerState st) override {
@@ -220,6 +230,9 @@ class Metrics : public MetricsSink {
 
   static constexpr std::size_t kinds = 2;     // limit, market
   static constexpr std::size_t outcomes = 5;  // AttemptOutcome filled .. cancelled
+  // The values of exits_refused_total's label `reason`.
+  static constexpr std::array<std::string_view, 3> refusal_reasons = {
+      refusal_reason::circuit_open, refusal_reason::trading_halted, refusal_reason::invalid_request};
 
   static ::prometheus::Registry& non_null(const std::shared_ptr<::prometheus::Registry>& r) {
     if (!r) throw std::invalid_argument("exitguard::prometheus::Metrics: null registry");
@@ -260,6 +273,11 @@ class Metrics : public MetricsSink {
       auto& finished_family = counter("exitguard_exits_finished_total", "Exits that ended, by outcome.");
       exits_finished = {&finished_family.Add({{"outcome", "closed"}}), &finished_family.Add({{"outcome", "failed"}}),
                         &finished_family.Add({{"outcome", "cancelled"}})};
+      auto& refused_family = counter("exitguard_exits_refused_total",
+                                     "Exits refused before their first attempt, by reason (also counted as failed "
+                                     "in exitguard_exits_finished_total).");
+      for (std::size_t i = 0; i < refusal_reasons.size(); ++i)
+        exits_refused[i] = &refused_family.Add({{"reason", std::string(refusal_reasons[i])}});
 
       in_flight = &::prometheus::BuildGauge()
                        .Name("exitguard_exits_in_flight")
@@ -333,6 +351,12 @@ class Metrics : public MetricsSink {
       return step < steps && k < kinds ? attempts_started[step][k] : nullptr;
     }
 
+    Counter* refused(std::string_view reason) const noexcept {
+      for (std::size_t i = 0; i < refusal_reasons.size(); ++i)
+        if (reason == refusal_reasons[i]) return exits_refused[i];
+      return nullptr;
+    }
+
     Counter* finished(std::uint32_t step, OrderKind kind, AttemptOutcome outcome) const noexcept {
       const auto k = static_cast<std::size_t>(kind);
       const auto o = static_cast<std::size_t>(outcome);
@@ -354,6 +378,7 @@ class Metrics : public MetricsSink {
     Counter* exits_required_retry = nullptr;
     Counter* exits_deadline_exceeded = nullptr;
     std::array<Counter*, 3> exits_finished{};  // closed, failed, cancelled
+    std::array<Counter*, 3> exits_refused{};   // refusal_reasons' order
     Gauge* in_flight = nullptr;
     Histogram* duration = nullptr;
     Histogram* slippage = nullptr;
