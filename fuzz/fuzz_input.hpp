@@ -1,7 +1,7 @@
 // fuzz/fuzz_input.hpp — turns a fuzzer's bytes into values, front to back.
 //
 // A FuzzInput reads fixed-size little-endian values from the start of the input
-// (so a seed file is a plain record that scripts/make-fuzz-corpus.py can write),
+// (so a seed file is a plain record that fuzz/corpus/make_settings_corpus.py can write),
 // and yields zeros once the bytes run out: every input decodes to something.
 //
 // The tagged readers (duration_ns, duration_seconds, ratio, count) spend one tag

@@ -33,6 +33,12 @@
 //
 // -DEXITGUARD_FUZZ_FLOAT_BREAKER (opt-in) also decodes, right after the breaker
 // settings, a second set on the double-seconds clock when header bit 0 is set.
+// It is off because it fails at once today: BasicCircuitBreakerSettings::validate()
+// tests `*cooldown <= zero`, which a NaN cooldown passes (seed
+// corpus/settings/float_breaker_nan_cooldown; the breaker then hands out the
+// half-open probe at the trip's own instant, as a zero cooldown would). Turn it on
+// once validate() refuses NaN (`!(*cooldown > zero)`, as RetryPolicy does):
+//   cmake --preset fuzz -DCMAKE_CXX_FLAGS="-O1 -g -DEXITGUARD_FUZZ_FLOAT_BREAKER"
 
 #include <exitguard/exit_circuit_breaker.hpp>
 #include <exitguard/retry_policy.hpp>
@@ -44,6 +50,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 namespace {
 
@@ -56,7 +63,6 @@ struct FloatClock {
   using rep = duration::rep;
   using period = duration::period;
   using time_point = std::chrono::time_point<FloatClock>;
-  static constexpr bool is_steady = true;
   static time_point now() noexcept { return time_point(duration(0.0)); }
 };
 
@@ -80,13 +86,13 @@ bool documented_valid(const Policy& p) {
   const double m = p.backoff_multiplier;
   const bool jitter_ok = p.jitter == exitguard::Jitter::none || p.jitter == exitguard::Jitter::full ||
                          p.jitter == exitguard::Jitter::equal || p.jitter == exitguard::Jitter::decorrelated;
-  return p.max_attempts >= 1 && p.max_attempts <= exitguard::max_retry_attempts &&  //
-         p.total_timeout > zero && p.total_timeout <= duration::max() / 4 &&      //
-         p.attempt_timeout > zero && p.attempt_timeout <= p.total_timeout &&      //
-         p.initial_backoff >= zero &&                                             //
-         std::isfinite(m) && m >= 1.0 && m <= 100.0 &&                            //
-         p.max_backoff >= p.initial_backoff && p.max_backoff < p.total_timeout && //
-         jitter_ok &&                                                             //
+  return p.max_attempts >= 1 && p.max_attempts <= exitguard::max_retry_attempts &&
+         p.total_timeout > zero && p.total_timeout <= duration::max() / 4 &&
+         p.attempt_timeout > zero && p.attempt_timeout <= p.total_timeout &&
+         p.initial_backoff >= zero &&
+         std::isfinite(m) && m >= 1.0 && m <= 100.0 &&
+         p.max_backoff >= p.initial_backoff && p.max_backoff < p.total_timeout &&
+         jitter_ok &&
          p.min_attempt_window > zero && p.min_attempt_window <= p.attempt_timeout;
 }
 

@@ -18,6 +18,9 @@ packages=(
   prometheus          # promtool: scripts/check-observability.sh
   curl                # scraping the metrics exporter
   nodejs              # scripts/check-dashboard.js
+  clang-14            # the fuzz preset (libFuzzer): scripts/fuzz.sh
+  libclang-rt-14-dev  # clang's sanitizer and libFuzzer runtimes
+  llvm-14             # llvm-symbolizer: symbolised fuzzer/sanitizer reports
   "$@"
 )
 

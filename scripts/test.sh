@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Full exitguard check: release workflow (configure, build, ctest), the
 # observability checks (alert rules, dashboard, the metrics exporter's scrape),
-# the sanitizer workflow, then install + the two consumer projects.
+# the sanitizer workflows (ASan+UBSan on everything, TSan on the threaded tests),
+# the fuzzers, then install + the consumer projects. The summary gives each
+# step's wall time.
 #
-#   scripts/test.sh                      # everything
+#   scripts/test.sh                         # everything
 #   EXITGUARD_SKIP_ASAN=1 scripts/test.sh   # skip the ASan/UBSan pass
+#   EXITGUARD_SKIP_TSAN=1 scripts/test.sh   # skip the ThreadSanitizer pass
+#   EXITGUARD_SKIP_FUZZ=1 scripts/test.sh   # skip the fuzzers
+#   EXITGUARD_FUZZ_SECONDS=10 scripts/test.sh   # seconds per fuzzer (default 60)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -12,17 +17,24 @@ ROOT=$PWD
 
 STAGE=$ROOT/build/stage
 current_step=""
+current_start=0
 passed=()
 skipped=()
+step_times=()   # "name seconds", in order
+script_start=$(date +%s)
 
 section() { printf '\n== %s ==\n' "$1"; }
 
-# run_step <name> <function>: header, run, record.
+# run_step <name> <function>: header, run, record (with its wall time).
 run_step() {
   current_step=$1
+  current_start=$(date +%s)
   section "$1"
   "$2"
+  local took=$(( $(date +%s) - current_start ))
+  echo "-- $1: ${took} s"
   passed+=("$1")
+  step_times+=("$1 $took")
   current_step=""
 }
 
@@ -32,13 +44,26 @@ skip_step() {
   skipped+=("$1")
 }
 
+print_times() {
+  local entry
+  for entry in "${step_times[@]}"; do
+    printf '   %-28s %5s s\n' "${entry% *}" "${entry##* }"
+  done
+  if [ -n "$current_step" ]; then
+    printf '   %-28s %5s s (failed)\n' "$current_step" "$(( $(date +%s) - current_start ))"
+  fi
+  printf '   %-28s %5s s\n' "total" "$(( $(date +%s) - script_start ))"
+}
+
 on_exit() {
   local rc=$?
   echo
   if [ "$rc" -eq 0 ]; then
     echo "== summary: OK: ${#passed[@]} steps passed (${passed[*]})${skipped:+; skipped: ${skipped[*]}} =="
+    print_times
   else
     echo "== summary: FAILED in step '${current_step:-?}' (exit $rc); passed before it: ${passed[*]:-none} ==" >&2
+    print_times >&2
   fi
 }
 trap on_exit EXIT
@@ -60,6 +85,16 @@ step_observability() {
 
 step_asan() {
   cmake --workflow --preset asan
+}
+
+# ThreadSanitizer on tests/*_threads_test.cpp only (the preset builds nothing else).
+step_tsan() {
+  cmake --workflow --preset tsan
+}
+
+# Every fuzz/<name>_fuzzer for EXITGUARD_FUZZ_SECONDS (60) seconds on a copy of its corpus.
+step_fuzz() {
+  "$ROOT/scripts/fuzz.sh" "${EXITGUARD_FUZZ_SECONDS:-60}"
 }
 
 step_install() {
@@ -102,6 +137,16 @@ if [ "${EXITGUARD_SKIP_ASAN:-0}" = "1" ]; then
   skip_step asan "EXITGUARD_SKIP_ASAN=1"
 else
   run_step asan step_asan
+fi
+if [ "${EXITGUARD_SKIP_TSAN:-0}" = "1" ]; then
+  skip_step tsan "EXITGUARD_SKIP_TSAN=1"
+else
+  run_step tsan step_tsan
+fi
+if [ "${EXITGUARD_SKIP_FUZZ:-0}" = "1" ]; then
+  skip_step fuzz "EXITGUARD_SKIP_FUZZ=1"
+else
+  run_step fuzz step_fuzz
 fi
 run_step install step_install
 run_step consumer-installed step_consumer_installed

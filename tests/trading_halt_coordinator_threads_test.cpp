@@ -203,7 +203,7 @@ TEST_CASE("4 writers: the changes form one chain and each subscriber hears each 
 TEST_CASE("4 threads race the same change: exactly one wins each round, heard once, in round order",
           "[halt][threads]") {
   constexpr std::size_t racers = 4;
-  constexpr std::size_t rounds = 1500;
+  constexpr std::size_t rounds = 4000;
 
   Coordinator halt;
 
@@ -268,8 +268,8 @@ TEST_CASE("4 threads race the same change: exactly one wins each round, heard on
 TEST_CASE("Subscribers come and go while 4 threads change the state", "[halt][threads]") {
   constexpr std::size_t writers = 4;
   constexpr std::size_t churners = 2;
-  constexpr std::uint64_t calls_per_writer = 2000;
-  constexpr std::size_t subscriptions_per_churner = 500;
+  constexpr std::uint64_t calls_per_writer = 5000;
+  constexpr std::size_t subscriptions_per_churner = 2000;
 
   Coordinator halt;
 
