@@ -1,6 +1,7 @@
 #include <exitguard/testing/mock_venue.hpp>
 
 #include <exitguard/error.hpp>
+#include <exitguard/quantity.hpp>
 #include <exitguard/testing/manual_clock.hpp>
 #include <exitguard/testing/virtual_time_driver.hpp>
 #include <exitguard/venue.hpp>
@@ -12,6 +13,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -20,6 +23,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <exception>
 #include <memory>
 #include <set>
@@ -34,6 +38,7 @@ namespace {
 using namespace std::chrono_literals;
 using boost::system::error_code;
 using exitguard::ExitOrder;
+using exitguard::Quantity;
 using exitguard::OrderKind;
 using exitguard::Side;
 using exitguard::SubmitOutcome;
@@ -65,7 +70,7 @@ struct World {
   VirtualTimeDriver driver{ioc};
 };
 
-ExitOrder order_for(std::string position, double quantity, std::uint32_t attempt = 1,
+ExitOrder order_for(std::string position, Quantity quantity, std::uint32_t attempt = 1,
                     std::string key = "exit-1") {
   ExitOrder o;
   o.exit_id = 1;
@@ -106,12 +111,12 @@ auto record(Answer& a) {
 struct QueryAnswer {
   int calls = 0;
   error_code ec;
-  double value = -1;
+  Quantity value = -1;
   time_point when{};
 };
 
 auto record(QueryAnswer& a) {
-  return [&a](error_code ec, double v) {
+  return [&a](error_code ec, Quantity v) {
     ++a.calls;
     a.ec = ec;
     a.value = v;
@@ -124,8 +129,9 @@ auto record(QueryAnswer& a) {
 struct CoResult {
   bool done = false;
   error_code ec;
+  std::string thrown;  // what() of any other exception
   SubmitOutcome outcome;
-  double position = -1;
+  Quantity position = -1;
   time_point when{};
 };
 
@@ -134,6 +140,8 @@ asio::awaitable<void> submit_co(MockVenue* venue, ExitOrder order, CoResult* out
     out->outcome = co_await venue->submit(std::move(order));
   } catch (const boost::system::system_error& e) {
     out->ec = e.code();
+  } catch (const std::exception& e) {
+    out->thrown = e.what();
   }
   out->done = true;
   out->when = ManualClock::now();
@@ -144,6 +152,8 @@ asio::awaitable<void> query_co(MockVenue* venue, std::string id, CoResult* out) 
     out->position = co_await venue->query_position(std::move(id));
   } catch (const boost::system::system_error& e) {
     out->ec = e.code();
+  } catch (const std::exception& e) {
+    out->thrown = e.what();
   }
   out->done = true;
   out->when = ManualClock::now();
@@ -163,7 +173,8 @@ TEST_CASE("MockVenue is a venue of every kind exitguard knows", "[mock_venue]") 
   using SteadyVenue = BasicMockVenue<std::chrono::steady_clock>;
   STATIC_REQUIRE(eg::AwaitableVenue<SteadyVenue>);
   STATIC_REQUIRE(std::is_same_v<SteadyVenue::duration, std::chrono::steady_clock::duration>);
-  STATIC_REQUIRE(std::is_same_v<MockVenue::script_type, eg::testing::BasicMockAttemptScript<ManualClock::duration>>);
+  STATIC_REQUIRE(std::is_same_v<MockVenue::script_type, eg::testing::BasicMockAttemptScript<ManualClock>>);
+  STATIC_REQUIRE(std::is_same_v<MockVenue::executor_type, asio::strand<asio::any_io_executor>>);
   STATIC_REQUIRE(eg::testing::to_string(MockFate::land_late) == "land_late");
 }
 
@@ -612,7 +623,7 @@ TEST_CASE("orders with no quantity are rejected", "[mock_venue]") {
   venue.open_position("p", 10);
   Answer a, b;
   venue.async_submit(order_for("p", 0, 1, "a"), record(a));
-  venue.async_submit(order_for("p", std::nan(""), 1, "b"), record(b));
+  venue.async_submit(order_for("p", -5, 1, "b"), record(b));
   REQUIRE(w.driver.run_for(1h));
   REQUIRE(a.outcome.error == eg::error::invalid_quantity);
   REQUIRE(b.outcome.error == eg::error::invalid_quantity);
@@ -858,9 +869,10 @@ TEST_CASE("pending_answers counts submits not answered yet", "[mock_venue]") {
   w.driver.advance(1s);
   REQUIRE(a.called());
   REQUIRE(venue.pending_answers() == 1);
-  sig.emit(asio::cancellation_type::terminal);
-  REQUIRE(venue.pending_answers() == 0);
+  sig.emit(asio::cancellation_type::terminal);  // taken on the venue's strand: posted from here
+  REQUIRE(venue.pending_answers() == 1);
   w.driver.poll();
+  REQUIRE(venue.pending_answers() == 0);
   REQUIRE(b.ec == asio::error::operation_aborted);
 }
 
@@ -941,7 +953,8 @@ TEST_CASE("bad scripts and profiles are refused", "[mock_venue]") {
   REQUIRE_NOTHROW(venue.randomize(MockFaultProfile{}));
 
   REQUIRE_THROWS_AS(venue.open_position("p", -1), std::invalid_argument);
-  REQUIRE_THROWS_AS(venue.open_position("p", std::nan("")), std::invalid_argument);
+  REQUIRE_THROWS_AS(venue.open_position("p", 10, 0), std::invalid_argument);
+  REQUIRE_THROWS_AS(venue.open_position("p", 10, -1), std::invalid_argument);
   REQUIRE_THROWS_AS(venue.set_position_query(true, -1ms), std::invalid_argument);
 }
 
@@ -949,8 +962,8 @@ namespace {
 
 struct RandomRun {
   std::vector<Script> scripts;
-  std::vector<std::tuple<std::string, std::int64_t, double, double, bool>> landings;
-  std::vector<std::tuple<int, SubmitStatus, double, std::int64_t>> answers;
+  std::vector<std::tuple<std::string, std::int64_t, Quantity, double, bool>> landings;
+  std::vector<std::tuple<int, SubmitStatus, Quantity, std::int64_t>> answers;
 };
 
 // 1,000 submissions over 10 positions under randomize(profile), run to the end.
@@ -958,7 +971,7 @@ RandomRun random_run(std::uint64_t seed, const MockFaultProfile& profile) {
   World w;
   MockVenue venue(w.ioc.get_executor(), linear_price(100.0, -0.01), seed);
   venue.randomize(profile);
-  for (int p = 0; p < 10; ++p) venue.open_position("p" + std::to_string(p), 1e6);
+  for (int p = 0; p < 10; ++p) venue.open_position("p" + std::to_string(p), 1'000'000);
   RandomRun run;
   auto* answers = &run.answers;
   for (int i = 0; i < 1000; ++i) {
@@ -1086,4 +1099,728 @@ TEST_CASE("BUG-003 fault shape: the first transaction is lost, later ones fill 2
     REQUIRE(second.outcome.error == eg::error::exit_rejected);
     REQUIRE(venue.sold("bug-003") == 1000);
   }
+}
+
+// ===========================================================================
+// Exact quantities
+// ===========================================================================
+
+namespace {
+
+struct FillRow {
+  std::int64_t order;
+  std::int64_t lot;
+  double ratio;
+  std::int64_t filled;
+  SubmitStatus status;
+};
+
+constexpr std::int64_t two_pow(int n) { return std::int64_t{1} << n; }
+
+}  // namespace
+
+TEST_CASE("a fill is the order's quantity times fill_ratio, rounded down to whole lots", "[mock_venue][quantity]") {
+  constexpr auto partial = SubmitStatus::partially_filled;
+  constexpr auto filled = SubmitStatus::filled;
+  constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  const FillRow row = GENERATE(values<FillRow>({
+      {1000, 1, 1.0, 1000, filled},
+      {1000, 1, 0.25, 250, partial},
+      {1000, 1, 0.3333, 333, partial},
+      {3, 1, 0.5, 1, partial},
+      {1000, 100, 0.25, 200, partial},   // 250 is 2 whole lots
+      {1000, 100, 0.05, 100, partial},   // 50 is less than a lot: one lot
+      {1000, 100, 1e-300, 100, partial},
+      {100, 100, 0.5, 100, filled},      // a one-lot order fills its lot: all of it
+      {two_pow(53) + 1, 1, 1.0, two_pow(53) + 1, filled},            // not a double
+      {two_pow(62) + 3, 1, 0.75, 3 * two_pow(60) + 2, partial},      // exact: 3·2^60 + 2.25
+      {max, 1, 0.5, max / 2, partial},
+      {max - max % 1000, 1000, 0.999, ((max - max % 1000) / 1000 * 999 / 1000) * 1000, partial},
+  }));
+  CAPTURE(row.order, row.lot, row.ratio);
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", row.order, row.lot);
+  Script s = script(MockFate::fill, 1s);
+  s.fill_ratio = row.ratio;
+  venue.push(s);
+  Answer a;
+  venue.async_submit(order_for("p", row.order), record(a));
+  REQUIRE(w.driver.run_until([&] { return a.called(); }));
+  REQUIRE_FALSE(a.ec);
+  REQUIRE(a.outcome.status == row.status);
+  REQUIRE(a.outcome.filled_quantity == Quantity(row.filled));
+  REQUIRE(venue.sold("p") == Quantity(row.filled));
+  REQUIRE(venue.position("p") == Quantity(row.order - row.filled));
+  REQUIRE(venue.landings().at(0).quantity == Quantity(row.filled));
+}
+
+TEST_CASE("reduce-only: a fill never exceeds the whole lots still open", "[mock_venue][quantity]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 250, 100);  // 2 lots and 50 units of dust
+  venue.set_default(script(MockFate::fill, 1s));
+  REQUIRE(venue.lot_size("p") == 100);
+
+  Answer a, b;
+  venue.async_submit(order_for("p", 300, 1, "k1"), record(a));
+  REQUIRE(w.driver.run_until([&] { return a.called(); }));
+  REQUIRE(a.outcome.status == SubmitStatus::partially_filled);
+  REQUIRE(a.outcome.filled_quantity == 200);
+  REQUIRE(venue.position("p") == 50);
+
+  // Less than a lot is open: the venue is flat for reduce-only orders.
+  venue.async_submit(order_for("p", 100, 2, "k2"), record(b));
+  REQUIRE(w.driver.run_until([&] { return b.called(); }));
+  REQUIRE(b.outcome.status == SubmitStatus::rejected);
+  REQUIRE(b.outcome.error == eg::error::insufficient_funds);
+  REQUIRE(b.outcome.filled_quantity == 0);
+  REQUIRE_FALSE(venue.landings().back().applied);
+  REQUIRE(venue.position("p") == 50);
+  REQUIRE(venue.sold("p") == 200);
+
+  SECTION("not reduce-only: whole lots, past zero") {
+    Answer c;
+    ExitOrder o = order_for("p", 100, 3, "k3");
+    o.reduce_only = false;
+    venue.async_submit(o, record(c));
+    REQUIRE(w.driver.run_until([&] { return c.called(); }));
+    REQUIRE(c.outcome.status == SubmitStatus::filled);
+    REQUIRE(venue.position("p") == -50);
+    REQUIRE(venue.sold("p") == 300);
+  }
+}
+
+TEST_CASE("an order that is not a positive whole number of the position's lots is rejected with invalid_quantity",
+          "[mock_venue][quantity]") {
+  const std::int64_t quantity = GENERATE(0, -100, 1, 50, 150, 1001);
+  CAPTURE(quantity);
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 1000, 100);
+  Answer a;
+  venue.async_submit(order_for("p", quantity), record(a));
+  REQUIRE(w.driver.run_until([&] { return a.called(); }));
+  REQUIRE(a.outcome.status == SubmitStatus::rejected);
+  REQUIRE(a.outcome.error == eg::error::invalid_quantity);
+  REQUIRE(a.outcome.filled_quantity == 0);
+  REQUIRE(venue.position("p") == 1000);
+  REQUIRE_FALSE(venue.landings().at(0).applied);
+}
+
+TEST_CASE("a position never opened takes the order's lot", "[mock_venue][quantity]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.set_default(script(MockFate::fill, 1s));
+  ExitOrder odd = order_for("new", 15, 1, "a");
+  odd.lot_size = 10;
+  odd.reduce_only = false;
+  ExitOrder whole = odd;
+  whole.quantity = 20;
+  whole.exclusivity_key = "b";
+  Answer a, b;
+  venue.async_submit(odd, record(a));
+  venue.async_submit(whole, record(b));
+  REQUIRE(w.driver.run_for(1h));
+  REQUIRE(a.outcome.error == eg::error::invalid_quantity);
+  REQUIRE(b.outcome.status == SubmitStatus::filled);
+  REQUIRE(venue.position("new") == -20);
+  REQUIRE(venue.lot_size("new") == 10);
+  REQUIRE(venue.lot_size("never") == 1);
+}
+
+TEST_CASE("open_position takes base units and a positive lot, and resets what was sold", "[mock_venue][quantity]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  REQUIRE_THROWS_AS(venue.open_position("p", -1), std::invalid_argument);
+  REQUIRE_THROWS_AS(venue.open_position("p", 10, 0), std::invalid_argument);
+  REQUIRE_THROWS_AS(venue.open_position("p", 10, -5), std::invalid_argument);
+  STATIC_REQUIRE_FALSE(std::is_invocable_v<decltype(&MockVenue::open_position), MockVenue&, std::string, double>);
+  STATIC_REQUIRE(std::is_same_v<decltype(venue.position("p")), Quantity>);
+  STATIC_REQUIRE(std::is_same_v<decltype(venue.sold("p")), Quantity>);
+  venue.open_position("p", 0);  // a closed position is fine
+  REQUIRE(venue.position("p") == 0);
+  venue.open_position("p", 1000, 10);
+  venue.set_default(script(MockFate::fill, 0s));
+  Answer a;
+  venue.async_submit(order_for("p", 1000), record(a));
+  REQUIRE(w.driver.run_until([&] { return a.called(); }));
+  REQUIRE(venue.sold("p") == 1000);
+  venue.open_position("p", 500, 10);
+  REQUIRE(venue.position("p") == 500);
+  REQUIRE(venue.sold("p") == 0);
+}
+
+// ===========================================================================
+// Executors, strands and work
+// ===========================================================================
+
+TEST_CASE("async_submit completes a handler bound to a strand of any_io_executor", "[mock_venue][executor]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), linear_price(95.0, -1.0 / 6.0));
+  venue.open_position("p", 1000);
+  using AnyStrand = asio::strand<asio::any_io_executor>;
+  const AnyStrand strand(asio::any_io_executor(w.ioc.get_executor()));
+  Answer a;
+  bool on_strand = false, on_venue = true;
+  venue.async_submit(order_for("p", 1000), asio::bind_executor(strand, [&](error_code ec, SubmitOutcome o) {
+                       on_strand = strand.running_in_this_thread();
+                       on_venue = venue.get_executor().running_in_this_thread();
+                       record(a)(ec, std::move(o));
+                     }));
+  REQUIRE(w.driver.run_until([&] { return a.called(); }));
+  REQUIRE(on_strand);
+  REQUIRE_FALSE(on_venue);
+  REQUIRE(a.when == at(2s));
+  REQUIRE(a.outcome.status == SubmitStatus::filled);
+  REQUIRE(a.outcome.average_price == Approx(bug003_price(2)).epsilon(1e-12));
+
+  SECTION("and a cancelled one, and a query") {
+    venue.push(script(MockFate::lost));
+    asio::cancellation_signal sig;
+    Answer b;
+    venue.async_submit(order_for("p", 1, 2, "k2"),
+                       asio::bind_cancellation_slot(sig.slot(), asio::bind_executor(strand, record(b))));
+    QueryAnswer q;
+    bool query_on_strand = false;
+    venue.async_query_position("p", asio::bind_executor(strand, [&](error_code ec, Quantity v) {
+                                 query_on_strand = strand.running_in_this_thread();
+                                 record(q)(ec, v);
+                               }));
+    REQUIRE(w.driver.run_until([&] { return q.calls == 1; }));
+    REQUIRE(query_on_strand);
+    REQUIRE(q.value == 0);
+    asio::post(strand, [&] { sig.emit(asio::cancellation_type::terminal); });  // emitted where the handler runs
+    REQUIRE(w.driver.run_until([&] { return b.called(); }));
+    REQUIRE(b.ec == asio::error::operation_aborted);
+    REQUIRE(venue.pending_answers() == 0);
+  }
+}
+
+TEST_CASE("the venue has its own strand: timers and default completions run there", "[mock_venue][executor]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  STATIC_REQUIRE(std::is_same_v<decltype(venue.get_executor()), asio::strand<asio::any_io_executor>>);
+  venue.open_position("p", 10);
+  bool submit_on_venue = false, query_on_venue = false;
+  Answer a;
+  QueryAnswer q;
+  venue.async_submit(order_for("p", 10), [&](error_code ec, SubmitOutcome o) {
+    submit_on_venue = venue.get_executor().running_in_this_thread();
+    record(a)(ec, std::move(o));
+  });
+  venue.async_query_position("p", [&](error_code ec, Quantity v) {
+    query_on_venue = venue.get_executor().running_in_this_thread();
+    record(q)(ec, v);
+  });
+  REQUIRE(w.driver.run_for(1h));
+  REQUIRE(submit_on_venue);
+  REQUIRE(query_on_venue);
+  REQUIRE(a.outcome.status == SubmitStatus::filled);
+  REQUIRE(q.value == 10);  // answered at 200 ms, before the fill at 2 s
+}
+
+TEST_CASE("a pending answer holds work on the handler's executor; a parked one does not", "[mock_venue][executor]") {
+  const bool as_any_strand = GENERATE(false, true);
+  CAPTURE(as_any_strand);
+  World w;
+  asio::io_context other;  // where the handler runs
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 10);
+  const asio::any_io_executor other_ex = as_any_strand
+                                             ? asio::any_io_executor(asio::strand<asio::any_io_executor>(other.get_executor()))
+                                             : asio::any_io_executor(other.get_executor());
+  Answer a;
+  venue.async_submit(order_for("p", 10), asio::bind_executor(other_ex, record(a)));
+  REQUIRE(other.poll() == 0);
+  REQUIRE_FALSE(other.stopped());  // the pending answer's work
+  w.driver.advance(2s);
+  REQUIRE_FALSE(a.called());  // handed to `other`, which has not run yet
+  REQUIRE(other.poll() >= 1);
+  REQUIRE(a.called());
+  REQUIRE(a.outcome.status == SubmitStatus::filled);
+  other.poll();
+  REQUIRE(other.stopped());  // no work left
+
+  other.restart();
+  venue.push(script(MockFate::lost));
+  Answer b;
+  venue.async_submit(order_for("p", 1, 2, "k2"), asio::bind_executor(other_ex, record(b)));
+  other.poll();
+  REQUIRE(other.stopped());  // a lost submit holds no work
+  REQUIRE(venue.pending_answers() == 1);
+}
+
+TEST_CASE("strand checks refuse calls made off the venue's strand", "[mock_venue][executor]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.set_strand_checks(true);
+  Answer a;
+  REQUIRE_THROWS_AS(venue.open_position("p", 10), std::logic_error);
+  REQUIRE_THROWS_AS(venue.position("p"), std::logic_error);
+  REQUIRE_THROWS_AS(venue.async_submit(order_for("p", 10), record(a)), std::logic_error);
+  REQUIRE_THROWS_AS(static_cast<void>(venue.submit(order_for("p", 10))), std::logic_error);
+  QueryAnswer q;
+  REQUIRE_THROWS_AS(venue.async_query_position("p", record(q)), std::logic_error);
+  REQUIRE(venue.get_executor() == venue.get_executor());  // always allowed
+
+  CoResult r, off;
+  asio::post(venue.get_executor(), [&] {
+    venue.open_position("p", 10);
+    venue.async_submit(order_for("p", 4), record(a));
+    asio::co_spawn(venue.get_executor(), submit_co(&venue, order_for("p", 6, 2, "k2"), &r), asio::detached);
+  });
+  // A coroutine on another executor: submit() throws inside it.
+  asio::co_spawn(w.ioc, submit_co(&venue, order_for("p", 1, 3, "k3"), &off), asio::detached);
+  REQUIRE(w.driver.run_until([&] { return a.called() && r.done && off.done; }));
+  REQUIRE(a.outcome.status == SubmitStatus::filled);
+  REQUIRE(r.outcome.status == SubmitStatus::filled);
+  REQUIRE(off.thrown == "BasicMockVenue::submit: called off the venue's strand");
+  bool checked = false;
+  asio::post(venue.get_executor(), [&] { checked = venue.position("p") == 0 && venue.submissions().size() == 2; });
+  w.driver.poll();
+  REQUIRE(checked);
+  venue.set_strand_checks(false);
+  REQUIRE(venue.position("p") == 0);
+}
+
+// ===========================================================================
+// New scripts
+// ===========================================================================
+
+TEST_CASE("throws: submit's awaitable throws std::runtime_error when its answer is due", "[mock_venue][throws]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 10);
+  Script s = script(MockFate::throws, 3s);
+  const bool lands = GENERATE(false, true);
+  CAPTURE(lands);
+  if (lands) s.lands_after = 5s;  // sent, then the venue threw: it lands later
+  venue.push(s);
+  CoResult r;
+  asio::co_spawn(w.ioc, submit_co(&venue, order_for("p", 10), &r), asio::detached);
+  w.driver.advance(2999ms);
+  REQUIRE_FALSE(r.done);
+  REQUIRE(venue.pending_answers() == 1);
+  REQUIRE(w.driver.run_until([&] { return r.done; }));
+  REQUIRE(r.when == at(3s));
+  REQUIRE(r.thrown == "MockVenue: scripted throw from submit (tx-1)");
+  REQUIRE_FALSE(r.ec);
+  REQUIRE(venue.pending_answers() == 0);
+  REQUIRE(w.driver.run_for(1h));
+  REQUIRE(venue.position("p") == (lands ? 0 : 10));
+  REQUIRE(venue.landings().size() == (lands ? 1u : 0u));
+  if (lands) REQUIRE(venue.landings()[0].at == at(5s));
+}
+
+TEST_CASE("throw_on_call: the call itself throws and nothing is sent", "[mock_venue][throws]") {
+  enum class Style { awaitable, token, deferred };
+  const Style style = GENERATE(Style::awaitable, Style::token, Style::deferred);
+  CAPTURE(static_cast<int>(style));
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 10);
+  Script s = script(MockFate::throws, 1s);
+  s.throw_on_call = true;
+  venue.push(s);
+  const ExitOrder o = order_for("p", 10);
+  const char* const message = "MockVenue: scripted throw from the call (tx-1)";
+  Answer a;
+  switch (style) {
+    case Style::awaitable: REQUIRE_THROWS_WITH(static_cast<void>(venue.submit(o)), message); break;
+    case Style::token: REQUIRE_THROWS_WITH(venue.async_submit(o, record(a)), message); break;
+    case Style::deferred: {
+      auto op = venue.async_submit(o, asio::deferred);
+      REQUIRE(venue.submissions().empty());
+      REQUIRE_THROWS_WITH(std::move(op)(record(a)), message);
+      break;
+    }
+  }
+  REQUIRE(venue.submissions().size() == 1);
+  REQUIRE(venue.submissions()[0].script == s);
+  REQUIRE(venue.pending_answers() == 0);
+  REQUIRE(w.driver.run_for(1h));
+  REQUIRE_FALSE(a.called());
+  REQUIRE(venue.landings().empty());
+  REQUIRE(venue.position("p") == 10);
+
+  // The script was consumed: the next submission takes the default.
+  CoResult r;
+  asio::co_spawn(w.ioc, submit_co(&venue, order_for("p", 10, 2), &r), asio::detached);
+  REQUIRE(w.driver.run_until([&] { return r.done; }));
+  REQUIRE(r.outcome.status == SubmitStatus::filled);
+  REQUIRE(r.outcome.transaction_id == "tx-2");
+}
+
+TEST_CASE("throws, token style: async_submit throws from the call; the transaction may still land",
+          "[mock_venue][throws]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 10);
+  Script s = script(MockFate::throws, 1s);
+  s.lands_after = 4s;
+  venue.push(s);
+  Answer a;
+  REQUIRE_THROWS_WITH(venue.async_submit(order_for("p", 10), record(a)),
+                      "MockVenue: scripted throw from the call (tx-1)");
+  REQUIRE(venue.pending_answers() == 0);
+  REQUIRE(w.driver.run_for(1h));
+  REQUIRE_FALSE(a.called());
+  REQUIRE(venue.landings().size() == 1);
+  REQUIRE(venue.landings()[0].at == at(4s));
+  REQUIRE(venue.position("p") == 0);
+}
+
+TEST_CASE("ignores_cancellation: a cancelled submit answers per its fate", "[mock_venue][cancellation]") {
+  const MockFate fate = GENERATE(MockFate::fill, MockFate::reject, MockFate::in_doubt, MockFate::malformed);
+  CAPTURE(eg::testing::to_string(fate));
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 10);
+  Script s = script(fate, 2s);
+  s.ignores_cancellation = true;
+  venue.push(s);
+  asio::cancellation_signal sig;
+  Answer a;
+  venue.async_submit(order_for("p", 10), asio::bind_cancellation_slot(sig.slot(), record(a)));
+  w.driver.advance(1s);
+  sig.emit(asio::cancellation_type::terminal);
+  w.driver.poll();
+  REQUIRE_FALSE(a.called());
+  REQUIRE(venue.pending_answers() == 1);
+  REQUIRE(w.driver.run_until([&] { return a.called(); }));
+  REQUIRE(a.when == at(2s));
+  REQUIRE_FALSE(a.ec);
+  const SubmitStatus expected = fate == MockFate::reject     ? SubmitStatus::rejected
+                                : fate == MockFate::in_doubt ? SubmitStatus::in_doubt
+                                                             : SubmitStatus::filled;
+  REQUIRE(a.outcome.status == expected);
+}
+
+TEST_CASE("ignores_cancellation: a lost submit stays pending, a cancelled coroutine waits for the answer",
+          "[mock_venue][cancellation]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 10);
+  Script lost = script(MockFate::lost);
+  lost.ignores_cancellation = true;
+  venue.push(lost);
+  asio::cancellation_signal sig;
+  Answer a;
+  venue.async_submit(order_for("p", 1), asio::bind_cancellation_slot(sig.slot(), record(a)));
+  sig.emit(asio::cancellation_type::terminal);
+  REQUIRE(w.driver.run_for(1h));
+  REQUIRE_FALSE(a.called());
+  REQUIRE(venue.pending_answers() == 1);
+
+  Script fill = script(MockFate::fill, 3s);
+  fill.ignores_cancellation = true;
+  venue.push(fill);
+  asio::cancellation_signal co_sig;
+  CoResult r;
+  asio::co_spawn(w.ioc, submit_co(&venue, order_for("p", 9, 2, "k2"), &r),
+                 asio::bind_cancellation_slot(co_sig.slot(), asio::detached));
+  w.driver.advance(1s);
+  co_sig.emit(asio::cancellation_type::terminal);
+  REQUIRE(w.driver.run_until([&] { return r.done; }));
+  REQUIRE(r.when == at(3s));  // sent at 0 s (the lost submit held no work: the clock stayed)
+  REQUIRE_FALSE(r.ec);
+  REQUIRE(r.outcome.status == SubmitStatus::filled);
+}
+
+TEST_CASE("answer_at: a submit answers at an absolute instant instead of after its latency", "[mock_venue][answer_at]") {
+  const MockFate fate = GENERATE(MockFate::fill, MockFate::reject, MockFate::in_doubt, MockFate::land_late,
+                                 MockFate::malformed, MockFate::throws);
+  CAPTURE(eg::testing::to_string(fate));
+  World w;
+  MockVenue venue(w.ioc.get_executor(), linear_price(95.0, -1.0 / 6.0));
+  venue.open_position("p", 1000);
+  Script s = script(fate, 2s);  // the latency is not used
+  s.answer_at = at(7s);
+  venue.push(s);
+  ManualClock::advance_to(at(1s));
+  CoResult r;
+  asio::co_spawn(w.ioc, submit_co(&venue, order_for("p", 1000), &r), asio::detached);
+  w.driver.advance(5999ms);
+  REQUIRE_FALSE(r.done);
+  REQUIRE(w.driver.run_until([&] { return r.done; }));
+  REQUIRE(r.when == at(7s));
+  switch (fate) {
+    case MockFate::fill:
+    case MockFate::land_late:
+      REQUIRE(r.outcome.status == SubmitStatus::filled);
+      REQUIRE(r.outcome.average_price == Approx(bug003_price(7)).epsilon(1e-12));
+      REQUIRE(venue.landings().at(0).at == at(7s));
+      break;
+    case MockFate::reject: REQUIRE(r.outcome.status == SubmitStatus::rejected); break;
+    case MockFate::in_doubt: REQUIRE(r.outcome.status == SubmitStatus::in_doubt); break;
+    case MockFate::malformed: REQUIRE(r.outcome.filled_quantity == 0); break;
+    case MockFate::throws: REQUIRE(r.thrown == "MockVenue: scripted throw from submit (tx-1)"); break;
+    case MockFate::lost: FAIL("not in the table");
+  }
+}
+
+TEST_CASE("answer_at in the past answers at once, never from the initiating function", "[mock_venue][answer_at]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 10);
+  Script s = script(MockFate::fill, 2s);
+  s.answer_at = at(3s);
+  venue.push(s);
+  ManualClock::advance_to(at(10s));
+  Answer a;
+  venue.async_submit(order_for("p", 10), record(a));
+  REQUIRE_FALSE(a.called());
+  w.driver.poll();
+  REQUIRE(a.called());
+  REQUIRE(a.when == at(10s));
+  REQUIRE(venue.landings().at(0).at == at(10s));
+}
+
+// --- position query scripts -------------------------------------------------
+
+namespace {
+
+using QueryScript = MockVenue::query_script_type;
+using eg::testing::MockQueryFate;
+
+struct QueryRow {
+  const char* name;
+  QueryScript script;
+  error_code ec;
+  Quantity value;
+  time_point when;
+};
+
+QueryScript query_script(MockQueryFate fate) {
+  QueryScript s;
+  s.fate = fate;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("query scripts: the true position, an error, a wrong value, after a latency or at an instant",
+          "[mock_venue][query]") {
+  QueryScript slow = query_script(MockQueryFate::answer);
+  slow.latency = 1s;
+  QueryScript at_3s = query_script(MockQueryFate::answer);
+  at_3s.answer_at = at(3s);
+  at_3s.latency = 1s;  // answer_at wins
+  QueryScript fails = query_script(MockQueryFate::error);
+  QueryScript fails_with = query_script(MockQueryFate::error);
+  fails_with.error = eg::error::exit_rejected;
+  QueryScript wrong = query_script(MockQueryFate::wrong_value);
+  wrong.value = 12345;
+  QueryScript negative = query_script(MockQueryFate::wrong_value);
+  negative.value = -1;
+  const QueryRow row = GENERATE_COPY(values<QueryRow>({
+      {"default", QueryScript{}, {}, 1000, at(200ms)},
+      {"latency", slow, {}, 1000, at(1s)},
+      {"answer_at", at_3s, {}, 1000, at(3s)},
+      {"error", fails, eg::error::venue_unavailable, 0, at(200ms)},
+      {"error code", fails_with, eg::error::exit_rejected, 0, at(200ms)},
+      {"wrong value", wrong, {}, 12345, at(200ms)},
+      {"negative value", negative, {}, -1, at(200ms)},
+  }));
+  CAPTURE(row.name);
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 1000);
+  venue.script_query(row.script);
+  QueryAnswer q;
+  venue.async_query_position("p", record(q));
+  REQUIRE(w.driver.run_for(1h));
+  REQUIRE(q.calls == 1);
+  REQUIRE(q.ec == row.ec);
+  REQUIRE(q.value == row.value);
+  REQUIRE(q.when == row.when);
+  REQUIRE(venue.queries().at(0).script == row.script);
+
+  // As a coroutine: an error is thrown as system_error.
+  venue.script_query(row.script);
+  CoResult r;
+  asio::co_spawn(w.ioc, query_co(&venue, "p", &r), asio::detached);
+  REQUIRE(w.driver.run_until([&] { return r.done; }));
+  REQUIRE(r.ec == row.ec);
+  if (!row.ec) REQUIRE(r.position == row.value);
+}
+
+TEST_CASE("query scripts are taken in order, then the query default", "[mock_venue][query]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 1000);
+  QueryScript wrong = query_script(MockQueryFate::wrong_value);
+  wrong.value = 7;
+  venue.script_query(query_script(MockQueryFate::error));
+  venue.script_query(wrong);
+  QueryAnswer a, b, c, d;
+  venue.async_query_position("p", record(a));
+  venue.async_query_position("p", record(b));
+  venue.async_query_position("p", record(c));
+  REQUIRE(w.driver.run_for(1h));
+  REQUIRE(a.ec == eg::error::venue_unavailable);
+  REQUIRE(b.value == 7);
+  REQUIRE(c.value == 1000);
+  QueryScript always_fails = query_script(MockQueryFate::error);
+  always_fails.latency = 50ms;
+  venue.set_query_default(always_fails);
+  const time_point sent = ManualClock::now();
+  venue.async_query_position("p", record(d));
+  REQUIRE(w.driver.run_for(1h));
+  REQUIRE(d.ec == eg::error::venue_unavailable);
+  REQUIRE(d.when == sent + 50ms);
+  REQUIRE(venue.queries().size() == 4);
+}
+
+TEST_CASE("a silent query never answers, holds no work, and is cancellable unless it ignores cancellation",
+          "[mock_venue][query]") {
+  const bool ignores = GENERATE(false, true);
+  CAPTURE(ignores);
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 1000);
+  QueryScript silent = query_script(MockQueryFate::silent);
+  silent.ignores_cancellation = ignores;
+  venue.script_query(silent);
+  asio::cancellation_signal sig;
+  QueryAnswer q;
+  venue.async_query_position("p", asio::bind_cancellation_slot(sig.slot(), record(q)));
+  REQUIRE(w.driver.run_for(1h));  // out of work at once
+  REQUIRE(ManualClock::now() == at(0s));
+  REQUIRE(venue.pending_queries() == 1);
+  sig.emit(asio::cancellation_type::terminal);
+  w.driver.poll();
+  REQUIRE(q.calls == (ignores ? 0 : 1));
+  REQUIRE(venue.pending_queries() == (ignores ? 1u : 0u));
+  if (!ignores) REQUIRE(q.ec == asio::error::operation_aborted);
+}
+
+TEST_CASE("a query that ignores cancellation answers per its script", "[mock_venue][query]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 1000);
+  QueryScript s = query_script(MockQueryFate::answer);
+  s.latency = 2s;
+  s.ignores_cancellation = true;
+  venue.script_query(s);
+  asio::cancellation_signal sig;
+  QueryAnswer q;
+  venue.async_query_position("p", asio::bind_cancellation_slot(sig.slot(), record(q)));
+  w.driver.advance(1s);
+  sig.emit(asio::cancellation_type::terminal);
+  REQUIRE(w.driver.run_for(1h));
+  REQUIRE(q.calls == 1);
+  REQUIRE_FALSE(q.ec);
+  REQUIRE(q.when == at(2s));
+  REQUIRE(q.value == 1000);
+}
+
+// --- malformed answers --------------------------------------------------------
+
+namespace {
+
+using eg::testing::MockMalformed;
+
+struct MalformedRow {
+  MockMalformed kind;
+  std::int64_t lot;
+  double ratio;
+  bool lands;
+  SubmitStatus status;
+  std::int64_t reported;
+  double price;  // NaN: must be NaN
+  std::int64_t left;
+};
+
+}  // namespace
+
+TEST_CASE("malformed answers: each kind, landing or not", "[mock_venue][malformed]") {
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto unnamed = eg::testing::mock_unnamed_status;
+  constexpr auto filled = SubmitStatus::filled;
+  constexpr auto partial = SubmitStatus::partially_filled;
+  const MalformedRow row = GENERATE_COPY(values<MalformedRow>({
+      {MockMalformed::fill_without_quantity, 1, 1.0, true, filled, 0, 100.0, 0},
+      {MockMalformed::fill_without_quantity, 1, 1.0, false, filled, 0, 100.0, 1000},
+      {MockMalformed::overfill, 1, 1.0, true, filled, 1001, 100.0, 0},
+      {MockMalformed::overfill, 100, 0.5, true, filled, 1100, 100.0, 500},
+      {MockMalformed::unnamed_status, 1, 1.0, true, unnamed, 1000, 100.0, 0},
+      {MockMalformed::unnamed_status, 1, 0.25, false, unnamed, 250, 100.0, 1000},
+      {MockMalformed::nan_price, 1, 1.0, true, filled, 1000, nan, 0},
+      {MockMalformed::nan_price, 1, 0.5, false, partial, 500, nan, 1000},
+      {MockMalformed::zero_price, 1, 1.0, true, filled, 1000, 0.0, 0},
+      {MockMalformed::zero_price, 100, 0.25, true, partial, 200, 0.0, 800},
+  }));
+  CAPTURE(eg::testing::to_string(row.kind), row.lot, row.ratio, row.lands);
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  venue.open_position("p", 1000, row.lot);
+  Script s = script(MockFate::malformed, 1s);
+  s.malformed_kind = row.kind;
+  s.malformed_lands = row.lands;
+  s.fill_ratio = row.ratio;
+  venue.push(s);
+  Answer a;
+  venue.async_submit(order_for("p", 1000), record(a));
+  REQUIRE(w.driver.run_until([&] { return a.called(); }));
+  REQUIRE(a.when == at(1s));
+  REQUIRE_FALSE(a.ec);
+  REQUIRE(a.outcome.status == row.status);
+  REQUIRE(a.outcome.filled_quantity == Quantity(row.reported));
+  if (std::isnan(row.price)) {
+    REQUIRE(std::isnan(a.outcome.average_price));
+  } else {
+    REQUIRE(a.outcome.average_price == row.price);
+  }
+  REQUIRE_FALSE(a.outcome.error);
+  REQUIRE(a.outcome.transaction_id == "tx-1");
+  REQUIRE(venue.position("p") == Quantity(row.left));
+  REQUIRE(venue.landings().size() == (row.lands ? 1u : 0u));
+}
+
+TEST_CASE("the unnamed status has no name", "[mock_venue][malformed]") {
+  STATIC_REQUIRE(eg::to_string(eg::testing::mock_unnamed_status) == "unknown");
+}
+
+// --- validation and names -------------------------------------------------------
+
+TEST_CASE("bad new scripts are refused", "[mock_venue]") {
+  World w;
+  MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
+  Script on_call_fill = script(MockFate::fill);
+  on_call_fill.throw_on_call = true;
+  REQUIRE_THROWS_AS(venue.push(on_call_fill), std::invalid_argument);
+  Script on_call_lands = script(MockFate::throws);
+  on_call_lands.throw_on_call = true;
+  on_call_lands.lands_after = 1s;
+  REQUIRE_THROWS_AS(venue.push(on_call_lands), std::invalid_argument);
+  on_call_lands.lands_after.reset();
+  REQUIRE_NOTHROW(venue.push(on_call_lands));
+  Script late_at = script(MockFate::land_late);
+  late_at.answer_at = at(5s);
+  REQUIRE_NOTHROW(venue.set_default(late_at));
+  Script bad_kind = script(MockFate::malformed);
+  bad_kind.malformed_kind = static_cast<MockMalformed>(99);
+  REQUIRE_THROWS_AS(venue.push(bad_kind), std::invalid_argument);
+  Script bad_fate = script(static_cast<MockFate>(99));
+  REQUIRE_THROWS_AS(venue.push(bad_fate), std::invalid_argument);
+
+  QueryScript slow = query_script(MockQueryFate::answer);
+  slow.latency = -1ms;
+  REQUIRE_THROWS_AS(venue.script_query(slow), std::invalid_argument);
+  QueryScript silent_error = query_script(MockQueryFate::error);
+  silent_error.error = {};
+  REQUIRE_THROWS_AS(venue.set_query_default(silent_error), std::invalid_argument);
+  REQUIRE_THROWS_AS(venue.script_query(query_script(static_cast<MockQueryFate>(9))), std::invalid_argument);
+  REQUIRE(venue.queries().empty());
+}
+
+TEST_CASE("new fates and kinds have names", "[mock_venue]") {
+  STATIC_REQUIRE(eg::testing::to_string(MockFate::throws) == "throws");
+  STATIC_REQUIRE(eg::testing::to_string(MockFate::malformed) == "malformed");
+  STATIC_REQUIRE(eg::testing::to_string(MockMalformed::overfill) == "overfill");
+  STATIC_REQUIRE(eg::testing::to_string(MockMalformed::nan_price) == "nan_price");
+  STATIC_REQUIRE(eg::testing::to_string(MockQueryFate::wrong_value) == "wrong_value");
+  STATIC_REQUIRE(eg::testing::to_string(static_cast<MockQueryFate>(9)) == "unknown");
 }
