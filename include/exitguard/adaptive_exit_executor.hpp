@@ -123,8 +123,13 @@ struct LateFillAfterExit {
 
 template <class Clock>
 struct BasicExitSettings : BasicExitEngineSettings<Clock> {
-  std::function<FailureKind(const boost::system::error_code&)> classifier = DefaultClassifier{};
-  std::function<bool(const boost::system::error_code&)> escalates = DefaultEscalationRule{};
+  // A constructor rather than default member initializers (as for the engine's
+  // settings): g++ 12 crashes (ICE in nothrow_spec_p) on `settings{}` inside
+  // another class's member initializer otherwise.
+  BasicExitSettings() : classifier(DefaultClassifier{}), escalates(DefaultEscalationRule{}) {}
+
+  std::function<FailureKind(const boost::system::error_code&)> classifier;
+  std::function<bool(const boost::system::error_code&)> escalates;
   // Where the exit's structured lines go (see logging.hpp); empty = the "exitguard" logger.
   std::shared_ptr<spdlog::logger> logger;
   // Told of fills that arrive after their exit had already ended, up to the
@@ -143,6 +148,15 @@ namespace detail {
 
 template <class Venue>
 concept venue_has_executor = requires(Venue& v) { v.get_executor(); };
+
+template <class Venue>
+struct venue_executor_of {
+  using type = int;  // none: the venue is called on the exit's strand
+};
+template <venue_has_executor Venue>
+struct venue_executor_of<Venue> {
+  using type = std::decay_t<decltype(std::declval<Venue&>().get_executor())>;
+};
 
 // The answers a venue operation brings back, type-erased for the link.
 class exit_answer_sink {
@@ -273,8 +287,25 @@ class exit_operation final : public exit_answer_sink,
                                   boost::asio::execution::outstanding_work.tracked)),
         handler_(std::move(handler)) {}
 
+  exit_operation(const exit_operation&) = delete;
+  exit_operation& operator=(const exit_operation&) = delete;
+
+  // The link's signals hold what the venue's operations put in them (an executor, a
+  // coroutine's cancellation state): they are released where those operations run.
+  ~exit_operation() {
+    if constexpr (venue_has_executor<Venue>) {
+      if (link_ && venue_ex_) {
+        try {
+          boost::asio::post(*venue_ex_, [link = std::move(link_)]() mutable { link.reset(); });
+        } catch (...) {
+        }
+      }
+    }
+  }
+
   // Runs on the venue's executor first (capabilities are venue members), then on the strand.
   void launch(std::shared_ptr<exit_operation> self) {
+    if constexpr (venue_has_executor<Venue>) venue_ex_.emplace(venue_.get_executor());
     link_ = std::make_shared<exit_link>();
     link_->exit = self;
     auto slot = boost::asio::get_associated_cancellation_slot(*handler_);
@@ -372,8 +403,6 @@ class exit_operation final : public exit_answer_sink,
       metric([&](MetricsSink& m) { m.exit_refused(refusal == error::circuit_open ? "circuit_open" : "trading_halted"); });
     }
     feed([&](time_point t) { engine_->start(t, refusal); }, now);
-    if (engine_->failure_cause() == ExitFailureCause::invalid_request)
-      metric([&](MetricsSink& m) { m.exit_refused("invalid_request"); });
     if (early_cancel_) feed([&](time_point t) { engine_->cancel(*early_cancel_, t); });
   }
 
@@ -408,8 +437,11 @@ class exit_operation final : public exit_answer_sink,
         metric([&](MetricsSink& m) { m.attempt_started(out.step, out.order_kind); });
         return submit(out.attempt);
       case ExitOutputKind::query_position: return query();
-      case ExitOutputKind::cancel_attempt: return link_->attempt_signal(out.attempt).emit(boost::asio::cancellation_type::terminal);
-      case ExitOutputKind::cancel_query: return link_->query_signal().emit(boost::asio::cancellation_type::terminal);
+      // A signal is emitted where its operation runs: on the venue's executor.
+      case ExitOutputKind::cancel_attempt:
+        return on_venue([link = link_, n = out.attempt] { link->attempt_signal(n).emit(boost::asio::cancellation_type::terminal); });
+      case ExitOutputKind::cancel_query:
+        return on_venue([link = link_] { link->query_signal().emit(boost::asio::cancellation_type::terminal); });
       case ExitOutputKind::complete: return finish(now);
       case ExitOutputKind::release: return release();
       case ExitOutputKind::attempt_finished:
@@ -555,11 +587,18 @@ class exit_operation final : public exit_answer_sink,
             detail::logfmt_value(report.error.message()));
         metric([](MetricsSink& m) { m.breaker_tripped(); });
       }
-      metric([&](MetricsSink& m) { m.breaker_state(d.state); });
+      // Reported after every exit the breaker counted (docs/metrics.md): not for one it
+      // refused, nor for a neutral one (cancelled, or stopped by the trading state).
+      if (permit_ != BreakerPermit::refused && outcome != BreakerOutcome::neutral)
+        metric([&](MetricsSink& m) { m.breaker_state(d.state); });
       report.breaker_state = contain("breaker state threw", d.state, [&] { return shared_->breaker->state(); });
       report.breaker_tripped = report.breaker_state != BreakerState::closed;
     }
     if (shared_->halt) report.trading_state = shared_->halt->state();
+    // An invalid request is refused by the engine's start(), which completes it at once:
+    // reported here, before exit_finished (no sink is called after the completion).
+    if (report.failure_cause == ExitFailureCause::invalid_request && report.attempts == 0)
+      metric([](MetricsSink& m) { m.exit_refused(refusal_reason::invalid_request); });
     metric([&](MetricsSink& m) {
       ExitSummary summary;
       summary.final_state = report.final_state;
@@ -664,8 +703,11 @@ class exit_operation final : public exit_answer_sink,
     }
   }
 
+  using venue_executor_type = typename venue_executor_of<Venue>::type;
+
   std::shared_ptr<const shared_type> shared_;
   Venue& venue_;
+  std::optional<venue_executor_type> venue_ex_;
   strand_type strand_;
   timer_type timer_;
   ExitRequest request_;  // until begin() moves it into the engine
