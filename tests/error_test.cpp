@@ -7,10 +7,15 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -198,7 +203,7 @@ TEST_CASE("every 3xx error is an invalid_configuration, and no other error is", 
     CHECK((ec == exitguard::make_error_condition(exitguard::condition::invalid_configuration)) == is_3xx);
     configuration_errors += is_3xx ? 1 : 0;
   }
-  CHECK(configuration_errors == 19);
+  CHECK(configuration_errors == 24);
   // Codes of other categories are not configuration errors, even with a 3xx value.
   CHECK(error_code(301, boost::system::generic_category()) != exitguard::condition::invalid_configuration);
   CHECK(make_error_code(aerr::operation_aborted) != exitguard::condition::invalid_configuration);
@@ -371,4 +376,56 @@ TEST_CASE("FailureKind names", "[error]") {
   STATIC_REQUIRE(exitguard::to_string(FailureKind::permanent) == "permanent");
   STATIC_REQUIRE(exitguard::to_string(FailureKind::in_doubt) == "in_doubt");
   CHECK(exitguard::to_string(static_cast<FailureKind>(42)) == "unknown");
+}
+
+TEST_CASE("docs/errors.md has a row for every error, with its id, name and message", "[error][docs]") {
+  // Found from this file's path, so the test works from any build directory.
+  const auto doc = std::filesystem::path(__FILE__).parent_path().parent_path() / "docs" / "errors.md";
+  INFO("reading " << doc.string());
+  std::ifstream in(doc);
+  REQUIRE(in.is_open());
+
+  auto trim = [](std::string_view v) {
+    const auto b = v.find_first_not_of(" \t\r");
+    if (b == std::string_view::npos) return std::string_view{};
+    return v.substr(b, v.find_last_not_of(" \t\r") - b + 1);
+  };
+  // Rows of the error tables: "| id | `name` | message | when it happens | what to do |".
+  std::map<int, std::pair<std::string, std::string>> rows;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::string_view rest = trim(line);
+    if (rest.size() < 2 || rest.front() != '|') continue;
+    std::vector<std::string_view> cells;
+    rest.remove_prefix(1);
+    for (auto bar = rest.find('|'); bar != std::string_view::npos && cells.size() < 5; bar = rest.find('|')) {
+      cells.push_back(trim(rest.substr(0, bar)));
+      rest.remove_prefix(bar + 1);
+    }
+    if (cells.size() < 5 || cells[0].empty() || cells[0].find_first_not_of("0123456789") != std::string_view::npos)
+      continue;
+    INFO("row: " << line);
+    const int id = std::stoi(std::string(cells[0]));
+    std::string_view name = cells[1];
+    REQUIRE(name.size() > 2);
+    CHECK(name.front() == '`');
+    CHECK(name.back() == '`');
+    name = name.substr(1, name.size() - 2);
+    CHECK_FALSE(cells[3].empty());  // when it happens
+    CHECK_FALSE(cells[4].empty());  // what to do
+    CHECK(rows.emplace(id, std::pair{std::string(name), std::string(cells[2])}).second);  // each id once
+  }
+
+  for (const auto& e : expected_errors) {
+    INFO("id " << e.id << " (" << e.name << ")");
+    const auto row = rows.find(e.id);
+    REQUIRE(row != rows.end());
+    CHECK(row->second.first == e.name);
+    CHECK(row->second.second == error_code(e.value).message());
+  }
+  for (const auto& [id, row] : rows) {
+    INFO("documented id " << id << " (" << row.first << ")");
+    CHECK(is_expected_id(id));
+  }
+  CHECK(rows.size() == std::size(expected_errors));
 }

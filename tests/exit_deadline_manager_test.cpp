@@ -1,6 +1,8 @@
 // Tests of exitguard/exit_deadline_manager.hpp: one hard deadline per exit, the
 // window reserved for the final step, and the budgets derived from them as the clock
-// moves. ManualClock makes every instant exact; no test sleeps.
+// moves. Every question has an overload taking the time it is asked at (the exit
+// engine reads no clock) and one asking Clock::now(); both are tested, and must
+// agree. ManualClock makes every instant exact; no test sleeps.
 
 // First include: proves the header compiles on its own.
 #include <exitguard/exit_deadline_manager.hpp>
@@ -51,6 +53,15 @@ TEST_CASE("exit_deadline_manager.hpp is self-contained and declares the manager"
   STATIC_REQUIRE(std::is_nothrow_copy_constructible_v<Manager>);
   // A duration alone does not silently become a manager.
   STATIC_REQUIRE_FALSE(std::is_convertible_v<ManualClock::duration, Manager>);
+  // Every question can be asked at a given time, without reading the clock.
+  using T = ManualClock::time_point;
+  using D = ManualClock::duration;
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<const Manager&>().elapsed(T{})), D>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<const Manager&>().remaining(T{})), D>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<const Manager&>().expired(T{})), bool>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<const Manager&>().step_deadline(D{}, true, T{})), T>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<const Manager&>().fits(D{}, T{}, T{})), bool>);
+  STATIC_REQUIRE(noexcept(std::declval<const Manager&>().remaining(std::declval<T>())));
 }
 
 TEST_CASE("defaults: a 30 s deadline with the last 10 s reserved for the final step", "[deadline]") {
@@ -273,4 +284,114 @@ TEST_CASE("the steady_clock manager starts its deadline at steady_clock::now()",
   CHECK(m.deadline() - m.final_window_start() == std::chrono::seconds(10));
   CHECK(m.remaining() <= std::chrono::seconds(30));
   CHECK_FALSE(m.expired());
+}
+
+TEST_CASE("elapsed, remaining and expired at a given time read no clock", "[deadline][now]") {
+  // The clock stands still at 1 h: an answer read from it would show.
+  ManualClock::reset();
+  ManualClock::advance(1h);
+  const Manager m(30s, 10s, at(2s));  // deadline at 32 s, window from 22 s
+
+  const auto [now, elapsed, remaining, expired] =
+      GENERATE(table<std::chrono::nanoseconds, std::chrono::nanoseconds, std::chrono::nanoseconds, bool>({
+          {2s, 0s, 30s, false},
+          {12s, 10s, 20s, false},
+          {22s, 20s, 10s, false},
+          {32s - 1ns, 30s - 1ns, 1ns, false},
+          {32s, 30s, 0s, true},  // expired exactly at the deadline
+          {37s, 35s, 0s, true},  // remaining stays at zero; elapsed keeps counting
+      }));
+  INFO("asked at " << now.count() << " ns");
+  CHECK(m.elapsed(at(now)) == elapsed);
+  CHECK(m.remaining(at(now)) == remaining);
+  CHECK(m.expired(at(now)) == expired);
+  // Asked without a time, the manager reads the clock: at 1 h it is long expired.
+  CHECK(m.expired());
+  CHECK(m.remaining() == 0s);
+  CHECK(m.elapsed() == 1h - 2s);
+}
+
+TEST_CASE("step_deadline at a given time caps non-final steps at the final window and the final step at the deadline",
+          "[deadline][now]") {
+  ManualClock::reset();
+  ManualClock::advance(1h);
+  const Manager m(30s, 10s, at(0s));  // window from 20 s, deadline at 30 s
+
+  const auto [now, budget, final_step, end] =
+      GENERATE(table<std::chrono::nanoseconds, std::chrono::nanoseconds, bool, std::chrono::nanoseconds>({
+          {0s, 5s, false, 5s},
+          {0s, 20s, false, 20s},
+          {0s, 25s, false, 20s},  // capped at final_window_start
+          {0s, 25s, true, 25s},
+          {0s, 40s, true, 30s},   // capped at the deadline
+          {0s, 0s, false, 0s},
+          {0s, -5s, true, 0s},    // never before now
+          {21s, 5s, false, 21s},  // inside the final window: no time for a non-final step
+          {21s, 5s, true, 26s},
+          {21s, 20s, true, 30s},
+          {31s, 5s, false, 31s},  // past the deadline: nothing after now
+          {31s, 5s, true, 31s},
+          {1s, std::chrono::nanoseconds::max(), true, 30s},   // too large to add to now
+          {1s, std::chrono::nanoseconds::max(), false, 20s},
+          {1s, std::chrono::nanoseconds::min(), true, 1s},
+      }));
+  INFO("at " << now.count() << " ns, budget " << budget.count() << " ns, final " << final_step);
+  CHECK(m.step_deadline(budget, final_step, at(now)) == at(end));
+}
+
+TEST_CASE("fits at a given time: the minimum window must end by the step's end and the deadline",
+          "[deadline][now]") {
+  ManualClock::reset();
+  ManualClock::advance(1h);
+  const Manager m(30s, 10s, at(0s));  // deadline at 30 s
+
+  const auto [now, min_window, end, fits] =
+      GENERATE(table<std::chrono::nanoseconds, std::chrono::nanoseconds, std::chrono::nanoseconds, bool>({
+          {0s, 500ms, 20s, true},
+          {0s, 20s, 20s, true},  // exactly enough
+          {0s, 20s + 1ns, 20s, false},
+          {0s, 30s, 40s, true},  // the end is capped at the deadline...
+          {0s, 30s + 1ns, 40s, false},  // ...so this does not fit
+          {29500ms, 500ms, 40s, true},
+          {29500ms, 500ms + 1ns, 40s, false},
+          {29500ms, 500ms, 29s, false},  // the step already ended
+          {31s, 0ns, 40s, false},        // past the deadline nothing fits
+          {31s, 1ns, 40s, false},
+      }));
+  INFO("at " << now.count() << " ns, window " << min_window.count() << " ns, end " << end.count() << " ns");
+  CHECK(m.fits(min_window, at(end), at(now)) == fits);
+}
+
+TEST_CASE("asked without a time, every question gives the answer for Clock::now()", "[deadline][now]") {
+  ManualClock::reset();
+  const Manager m(30s, 10s, at(2s));
+  const auto now = GENERATE(as<std::chrono::nanoseconds>{}, 0s, 2s, 12s, 22s, 32s - 1ns, 32s, 40s);
+  INFO("the clock at " << now.count() << " ns");
+  ManualClock::advance_to(at(now));
+  REQUIRE(ManualClock::now() == at(now));
+  CHECK(m.elapsed() == m.elapsed(at(now)));
+  CHECK(m.remaining() == m.remaining(at(now)));
+  CHECK(m.expired() == m.expired(at(now)));
+  for (const auto budget : {std::chrono::nanoseconds(1s), std::chrono::nanoseconds(15s),
+                            std::chrono::nanoseconds(40s)}) {
+    INFO("budget " << budget.count() << " ns");
+    CHECK(m.step_deadline(budget, false) == m.step_deadline(budget, false, at(now)));
+    CHECK(m.step_deadline(budget, true) == m.step_deadline(budget, true, at(now)));
+    CHECK(m.fits(500ms, at(2s) + budget) == m.fits(500ms, at(2s) + budget, at(now)));
+  }
+}
+
+TEST_CASE("a saturated deadline answers at a given time without overflowing", "[deadline][now]") {
+  ManualClock::reset();
+  const Manager m(ManualClock::duration::max(), 10s, at(1s));
+  REQUIRE(m.deadline() == ManualClock::time_point::max());
+  const auto late = ManualClock::time_point::max() - 1s;
+  CHECK_FALSE(m.expired(late));
+  CHECK(m.remaining(late) == 1s);
+  CHECK(m.expired(ManualClock::time_point::max()));
+  CHECK(m.remaining(ManualClock::time_point::max()) == 0s);
+  CHECK(m.step_deadline(30s, true, at(5s)) == at(35s));
+  CHECK(m.step_deadline(ManualClock::duration::max(), true, at(5s)) == ManualClock::time_point::max());
+  CHECK(m.fits(30s, at(36s), at(5s)));
+  CHECK_FALSE(m.fits(30s, at(34s), at(5s)));
 }

@@ -1,6 +1,7 @@
-// Tests of exitguard/exit_state_machine.hpp: the transition table, the machine that
-// enforces it, and its bounded audit trail. Audit timestamps come from ManualClock,
-// so they are asserted exactly; no test sleeps.
+// Tests of exitguard/exit_state_machine.hpp: the transition table, the event table,
+// the machine that enforces the first, and its bounded audit trail. Audit timestamps
+// are passed in or come from ManualClock, so they are asserted exactly; no test
+// sleeps. docs/state-machine.md is checked against both tables.
 
 // First include: proves the header compiles on its own.
 #include <exitguard/exit_state_machine.hpp>
@@ -29,8 +30,10 @@
 
 namespace {
 
+using exitguard::ExitEvent;
 using exitguard::ExitTransitionState;
 using S = ExitTransitionState;
+using E = ExitEvent;
 using exitguard::testing::ManualClock;
 using Machine = exitguard::BasicExitStateMachine<ManualClock>;
 using namespace std::chrono_literals;
@@ -101,6 +104,99 @@ const std::set<std::pair<S, S>>& expected_transitions() {
   return table;
 }
 
+std::string event_pair_name(S state, E event) {
+  return std::string(exitguard::to_string(state)) + " takes " + std::string(exitguard::to_string(event));
+}
+
+// The event table as specified, written out independently of the header (like the
+// transition table above): changing one without the other fails "the event table is
+// exactly ...".
+const std::set<std::pair<S, E>>& expected_events() {
+  static const std::set<std::pair<S, E>> table = {
+      {S::position_open, E::start},
+
+      {S::exit_signal_received, E::quote},
+      {S::exit_signal_received, E::timer},
+      {S::exit_signal_received, E::halt},
+      {S::exit_signal_received, E::cancel},
+
+      {S::exit_submitted, E::answer},
+      {S::exit_submitted, E::fill},
+      {S::exit_submitted, E::attempt_dead},
+      {S::exit_submitted, E::timer},
+      {S::exit_submitted, E::halt},
+      {S::exit_submitted, E::cancel},
+
+      {S::market_exit_submitted, E::answer},
+      {S::market_exit_submitted, E::fill},
+      {S::market_exit_submitted, E::attempt_dead},
+      {S::market_exit_submitted, E::timer},
+      {S::market_exit_submitted, E::halt},
+      {S::market_exit_submitted, E::cancel},
+
+      {S::partially_filled, E::quote},
+      {S::partially_filled, E::answer},
+      {S::partially_filled, E::fill},
+      {S::partially_filled, E::position},
+      {S::partially_filled, E::attempt_dead},
+      {S::partially_filled, E::timer},
+      {S::partially_filled, E::halt},
+      {S::partially_filled, E::cancel},
+
+      {S::exit_timed_out, E::quote},
+      {S::exit_timed_out, E::answer},
+      {S::exit_timed_out, E::fill},
+      {S::exit_timed_out, E::position},
+      {S::exit_timed_out, E::attempt_dead},
+      {S::exit_timed_out, E::timer},
+      {S::exit_timed_out, E::halt},
+      {S::exit_timed_out, E::cancel},
+
+      {S::exit_rejected, E::quote},
+      {S::exit_rejected, E::answer},
+      {S::exit_rejected, E::fill},
+      {S::exit_rejected, E::position},
+      {S::exit_rejected, E::attempt_dead},
+      {S::exit_rejected, E::timer},
+      {S::exit_rejected, E::halt},
+      {S::exit_rejected, E::cancel},
+
+      {S::emergency_escalation, E::quote},
+      {S::emergency_escalation, E::answer},
+      {S::emergency_escalation, E::fill},
+      {S::emergency_escalation, E::position},
+      {S::emergency_escalation, E::attempt_dead},
+      {S::emergency_escalation, E::timer},
+      {S::emergency_escalation, E::halt},
+      {S::emergency_escalation, E::cancel},
+
+      // Terminal: only what reality may still report, and the late-answer horizon.
+      {S::position_closed, E::answer},
+      {S::position_closed, E::fill},
+      {S::position_closed, E::attempt_dead},
+      {S::position_closed, E::timer},
+
+      {S::exit_failed, E::answer},
+      {S::exit_failed, E::fill},
+      {S::exit_failed, E::attempt_dead},
+      {S::exit_failed, E::timer},
+
+      {S::exit_cancelled, E::answer},
+      {S::exit_cancelled, E::fill},
+      {S::exit_cancelled, E::attempt_dead},
+      {S::exit_cancelled, E::timer},
+  };
+  return table;
+}
+
+// One literal per state: a reason must have static storage duration, and these tell
+// the pairs apart in the audit trail.
+constexpr std::array<std::string_view, exitguard::exit_transition_state_count> reason_literals = {
+    "to PositionOpen",        "to ExitSignalReceived", "to ExitSubmitted",   "to PartiallyFilled",
+    "to ExitTimedOut",        "to ExitRejected",       "to EmergencyEscalation", "to MarketExitSubmitted",
+    "to PositionClosed",      "to ExitFailed",         "to ExitCancelled",
+};
+
 // A shortest path from PositionOpen to `target` over the header's table (BFS), as
 // the list of states entered after PositionOpen; nullopt if `target` is unreachable.
 std::optional<std::vector<S>> path_from_position_open(S target) {
@@ -144,7 +240,7 @@ struct ExpectedEntry {
 };
 
 void check_trail(const Machine& machine, const std::vector<ExpectedEntry>& expected) {
-  const auto& trail = machine.audit_trail();
+  const auto trail = machine.audit_trail();
   REQUIRE(trail.size() == expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
     INFO("audit entry " << i << ": " << pair_name(expected[i].from, expected[i].to));
@@ -156,7 +252,12 @@ void check_trail(const Machine& machine, const std::vector<ExpectedEntry>& expec
     CHECK(trail[i].transaction_id == expected[i].transaction_id);
     CHECK(trail[i].time == at(expected[i].time));
     CHECK(trail[i].accepted == expected[i].accepted);
+    // audit_entry_at reads the same trail in place.
+    REQUIRE(i < machine.audit_size());
+    CHECK(machine.audit_entry_at(i).time == trail[i].time);
+    CHECK(machine.audit_entry_at(i).reason == trail[i].reason);
   }
+  CHECK(machine.audit_size() == trail.size());
 }
 
 // The error a constructor with this capacity throws, or an empty code.
@@ -176,6 +277,10 @@ template <>
 struct StringMaker<ExitTransitionState> {
   static std::string convert(ExitTransitionState s) { return std::string(exitguard::to_string(s)); }
 };
+template <>
+struct StringMaker<ExitEvent> {
+  static std::string convert(ExitEvent e) { return std::string(exitguard::to_string(e)); }
+};
 }  // namespace Catch
 
 TEST_CASE("exit_state_machine.hpp is self-contained and usable at compile time") {
@@ -189,6 +294,19 @@ TEST_CASE("exit_state_machine.hpp is self-contained and usable at compile time")
   STATIC_REQUIRE(std::is_same_v<exitguard::ExitStateMachine,
                                 exitguard::BasicExitStateMachine<std::chrono::steady_clock>>);
   STATIC_REQUIRE(std::is_same_v<Machine::audit_entry, exitguard::BasicAuditEntry<ManualClock>>);
+  STATIC_REQUIRE(std::is_same_v<Machine::time_point, ManualClock::time_point>);
+  // Audit entries hold their reason as a view of a literal, and the trail is copied out.
+  STATIC_REQUIRE(std::is_same_v<decltype(Machine::audit_entry{}.reason), std::string_view>);
+  STATIC_REQUIRE(std::is_same_v<decltype(Machine::audit_entry{}.error), boost::system::error_code>);
+  STATIC_REQUIRE(std::is_same_v<decltype(Machine::audit_entry{}.event), std::optional<ExitEvent>>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<const Machine&>().audit_trail()),
+                                std::vector<Machine::audit_entry>>);
+  STATIC_REQUIRE(exitguard::exit_event_count == 9);
+  STATIC_REQUIRE(exitguard::exit_events.size() == exitguard::exit_event_count);
+  STATIC_REQUIRE(exitguard::exit_event_table.size() == exitguard::exit_transition_state_count);
+  STATIC_REQUIRE(exitguard::is_allowed_event(S::position_open, E::start));
+  STATIC_REQUIRE_FALSE(exitguard::is_allowed_event(S::position_closed, E::start));
+  STATIC_REQUIRE(exitguard::to_string(E::attempt_dead) == "attempt_dead");
 }
 
 TEST_CASE("exit_transition_states lists every state once, in the order of its value") {
@@ -267,12 +385,19 @@ TEST_CASE("a new machine is in PositionOpen with an empty audit trail") {
   CHECK(machine.audit_capacity() == Machine::default_audit_capacity);
   CHECK(machine.dropped_audit_entries() == 0);
   CHECK(machine.refused_transitions() == 0);
+  CHECK(machine.refused_events() == 0);
+  CHECK(machine.audit_size() == 0);
+  CHECK(machine.audit_recorded() == 0);
 }
 
 TEST_CASE("every (from, to) pair is accepted or refused exactly as the table says") {
   const S from = GENERATE(from_range(exitguard::exit_transition_states));
   const S to = GENERATE(from_range(exitguard::exit_transition_states));
   INFO(pair_name(from, to));
+
+  // The overload given the time, or the one that reads Clock::now().
+  const bool time_given = GENERATE(true, false);
+  INFO((time_given ? "stamped with the time given" : "stamped with Clock::now()"));
 
   ManualClock::reset();
   Machine machine;
@@ -295,13 +420,17 @@ TEST_CASE("every (from, to) pair is accepted or refused exactly as the table say
   const auto to_index = static_cast<std::uint32_t>(to);
   const std::uint32_t attempt = 100 + from_index;
   const std::uint32_t step = 200 + to_index;
-  const std::string reason = "try " + pair_name(from, to);
+  const std::string_view reason = reason_literals[to_index];
   const std::string tx = "tx-" + std::to_string(from_index) + "-" + std::to_string(to_index);
+  const auto why = make_error_code(exitguard::error::exit_rejected);
   const auto offset = std::chrono::microseconds(1000 * from_index + to_index + 7);
   ManualClock::advance(offset);
   const auto expected_time = at(std::chrono::milliseconds(path->size()) + offset);
 
-  const auto ec = machine.transition(to, reason, attempt, step, tx);
+  // Given the time, the clock is moved elsewhere first: the time given must win.
+  if (time_given) ManualClock::advance(1h);
+  const auto ec = time_given ? machine.transition(to, expected_time, reason, attempt, step, tx, why)
+                             : machine.transition(to, reason, attempt, step, tx);
 
   const bool allowed = expected_transitions().count({from, to}) == 1;
   REQUIRE(exitguard::is_valid_transition(from, to) == allowed);
@@ -317,17 +446,22 @@ TEST_CASE("every (from, to) pair is accepted or refused exactly as the table say
     CHECK(machine.refused_transitions() == 1);
   }
   CHECK(machine.is_terminal() == exitguard::is_terminal(machine.state()));
-  REQUIRE(machine.audit_trail().size() == path->size() + 1);
+  const auto trail = machine.audit_trail();
+  REQUIRE(trail.size() == path->size() + 1);
   CHECK(machine.dropped_audit_entries() == 0);
-  const auto& entry = machine.audit_trail().back();
+  const auto& entry = trail.back();
   CHECK(entry.from == from);
   CHECK(entry.to == to);
   CHECK(entry.attempt == attempt);
   CHECK(entry.step == step);
   CHECK(entry.reason == reason);
+  CHECK(entry.reason.data() == reason.data());  // the literal itself, not a copy
   CHECK(entry.transaction_id == tx);
   CHECK(entry.time == expected_time);
   CHECK(entry.accepted == allowed);
+  CHECK(entry.error == (time_given ? why : boost::system::error_code{}));
+  CHECK_FALSE(entry.event.has_value());
+  CHECK(machine.refused_events() == 0);
 }
 
 TEST_CASE("the design document's happy path: a timed-out attempt, then a second that fills") {
@@ -364,9 +498,10 @@ TEST_CASE("the design document's happy path: a timed-out attempt, then a second 
           exitguard::error::invalid_transition);
     CHECK(machine.state() == S::position_closed);
     CHECK(machine.refused_transitions() == 1);
-    REQUIRE(machine.audit_trail().size() == 6);
-    CHECK_FALSE(machine.audit_trail().back().accepted);
-    CHECK(machine.audit_trail().back().time == at(11016ms));
+    const auto trail = machine.audit_trail();
+    REQUIRE(trail.size() == 6);
+    CHECK_FALSE(trail.back().accepted);
+    CHECK(trail.back().time == at(11016ms));
   }
 }
 
@@ -527,10 +662,14 @@ TEST_CASE("the audit trail is bounded: the oldest entries are dropped and counte
   REQUIRE(machine.audit_trail().size() == 8);
   CHECK(machine.dropped_audit_entries() == 12 + 3);
   CHECK(machine.refused_transitions() == 0);
+  CHECK(machine.audit_recorded() == 23);
+  CHECK(machine.audit_size() == 8);
   // What is left is the newest 8, oldest first: fills 13 to 20.
+  const auto trail = machine.audit_trail();
   for (std::uint32_t k = 0; k < 8; ++k) {
     const std::uint32_t i = 13 + k;
-    const auto& entry = machine.audit_trail()[k];
+    const auto& entry = trail[k];
+    CHECK(machine.audit_entry_at(k).transaction_id == entry.transaction_id);
     INFO("kept entry " << k);
     CHECK(entry.from == S::partially_filled);
     CHECK(entry.to == S::partially_filled);
@@ -553,9 +692,10 @@ TEST_CASE("ExitStateMachine stamps its audit entries with std::chrono::steady_cl
   const auto before = std::chrono::steady_clock::now();
   REQUIRE_FALSE(machine.transition(S::exit_signal_received, "signal"));
   const auto after = std::chrono::steady_clock::now();
-  REQUIRE(machine.audit_trail().size() == 1);
-  CHECK(before <= machine.audit_trail().front().time);
-  CHECK(machine.audit_trail().front().time <= after);
+  const auto trail = machine.audit_trail();
+  REQUIRE(trail.size() == 1);
+  CHECK(before <= trail.front().time);
+  CHECK(trail.front().time <= after);
 }
 
 TEST_CASE("docs/state-machine.md draws exactly the transition table") {
@@ -608,6 +748,228 @@ TEST_CASE("docs/state-machine.md draws exactly the transition table") {
     for (S to : exitguard::exit_transition_states) {
       INFO(pair_name(from, to));
       CHECK((drawn.count({from, to}) == 1) == exitguard::is_valid_transition(from, to));
+    }
+  }
+}
+
+TEST_CASE("note records a fact or a refused event without moving the state") {
+  Machine machine;
+  REQUIRE_FALSE(machine.transition(S::exit_signal_received, at(1ms), "signal"));
+  REQUIRE_FALSE(machine.transition(S::exit_submitted, at(2ms), "limit order", 1, 0, "tx-1"));
+
+  // A fact: accepted, from == to == the current state, with its error.
+  machine.note(at(3ms), "fill price refused", exitguard::error::invalid_fill_price, 1, 0, "fill-9");
+  // A refused event: not accepted, and the event named.
+  machine.note(at(4ms), "event not allowed in this state", exitguard::error::event_not_allowed, 0, 0, {},
+               E::quote);
+  // A fact with no error.
+  machine.note(at(5ms), "position reconciled", {});
+
+  CHECK(machine.state() == S::exit_submitted);
+  CHECK(machine.refused_transitions() == 0);
+  CHECK(machine.refused_events() == 1);
+  const auto trail = machine.audit_trail();
+  REQUIRE(trail.size() == 5);
+
+  const auto& fact = trail[2];
+  CHECK(fact.time == at(3ms));
+  CHECK(fact.from == S::exit_submitted);
+  CHECK(fact.to == S::exit_submitted);
+  CHECK(fact.attempt == 1);
+  CHECK(fact.reason == "fill price refused");
+  CHECK(fact.transaction_id == "fill-9");
+  CHECK(fact.accepted);
+  CHECK(fact.error == exitguard::error::invalid_fill_price);
+  CHECK_FALSE(fact.event.has_value());
+
+  const auto& refused = trail[3];
+  CHECK(refused.time == at(4ms));
+  CHECK(refused.from == S::exit_submitted);
+  CHECK(refused.to == S::exit_submitted);
+  CHECK_FALSE(refused.accepted);
+  CHECK(refused.error == exitguard::error::event_not_allowed);
+  REQUIRE(refused.event.has_value());
+  CHECK(*refused.event == E::quote);
+
+  CHECK(trail[4].accepted);
+  CHECK_FALSE(trail[4].error);
+  CHECK_FALSE(trail[4].event.has_value());
+
+  // Transitions go on as before, and record no event.
+  REQUIRE_FALSE(machine.transition(S::position_closed, at(6ms), "filled", 1, 0, "tx-1"));
+  CHECK_FALSE(machine.audit_trail().back().event.has_value());
+
+  SECTION("notes are bounded with the trail, and refused events stay counted") {
+    Machine small(8);
+    for (int i = 0; i < 20; ++i)
+      small.note(at(std::chrono::milliseconds(i)), "refused", exitguard::error::event_not_allowed, 0, 0, {},
+                 E::answer);
+    CHECK(small.refused_events() == 20);
+    CHECK(small.audit_size() == 8);
+    CHECK(small.audit_recorded() == 20);
+    CHECK(small.dropped_audit_entries() == 12);
+    CHECK(small.audit_entry_at(0).time == at(12ms));
+    CHECK(small.state() == S::position_open);
+  }
+}
+
+TEST_CASE("exit_events lists every event once, in the order of its value") {
+  for (std::size_t i = 0; i < exitguard::exit_events.size(); ++i) {
+    INFO("index " << i);
+    CHECK(static_cast<std::size_t>(exitguard::exit_events[i]) == i);
+  }
+}
+
+TEST_CASE("to_string names every event") {
+  const std::vector<std::pair<E, std::string_view>> names = {
+      {E::start, "start"},        {E::quote, "quote"},   {E::answer, "answer"},
+      {E::fill, "fill"},          {E::position, "position"}, {E::attempt_dead, "attempt_dead"},
+      {E::timer, "timer"},        {E::halt, "halt"},     {E::cancel, "cancel"},
+  };
+  REQUIRE(names.size() == exitguard::exit_event_count);
+  for (const auto& [event, name] : names) CHECK(exitguard::to_string(event) == name);
+  CHECK(exitguard::to_string(static_cast<E>(200)) == "unknown");
+}
+
+TEST_CASE("the event table is exactly the specified one") {
+  const auto& expected = expected_events();
+  REQUIRE(expected.size() == 61);
+  std::size_t allowed = 0;
+  for (S state : exitguard::exit_transition_states) {
+    for (E event : exitguard::exit_events) {
+      INFO(event_pair_name(state, event));
+      const bool should_be_allowed = expected.count({state, event}) == 1;
+      CHECK(exitguard::is_allowed_event(state, event) == should_be_allowed);
+      if (exitguard::is_allowed_event(state, event)) ++allowed;
+    }
+  }
+  CHECK(allowed == expected.size());
+}
+
+TEST_CASE("the event table: what every state must take") {
+  for (S state : exitguard::exit_transition_states) {
+    INFO(exitguard::to_string(state));
+    // Only an open position takes the exit signal, and it takes nothing else.
+    CHECK(exitguard::is_allowed_event(state, E::start) == (state == S::position_open));
+    if (state == S::position_open) continue;
+    // Every exit under way can be stopped, halted and timed out; a terminal one
+    // still takes what reality reports and its late-answer horizon.
+    CHECK(exitguard::is_allowed_event(state, E::timer));
+    CHECK(exitguard::is_allowed_event(state, E::cancel) == !exitguard::is_terminal(state));
+    CHECK(exitguard::is_allowed_event(state, E::halt) == !exitguard::is_terminal(state));
+    if (state != S::exit_signal_received) {
+      // Once anything was sent, its answer, fills and death are always taken.
+      CHECK(exitguard::is_allowed_event(state, E::answer));
+      CHECK(exitguard::is_allowed_event(state, E::fill));
+      CHECK(exitguard::is_allowed_event(state, E::attempt_dead));
+    }
+  }
+}
+
+TEST_CASE("is_allowed_event refuses values outside the tables") {
+  CHECK_FALSE(exitguard::is_allowed_event(static_cast<S>(exitguard::exit_transition_state_count), E::timer));
+  CHECK_FALSE(exitguard::is_allowed_event(static_cast<S>(255), E::answer));
+  CHECK_FALSE(exitguard::is_allowed_event(S::exit_submitted, static_cast<E>(exitguard::exit_event_count)));
+  CHECK_FALSE(exitguard::is_allowed_event(S::exit_submitted, static_cast<E>(15)));
+}
+
+namespace {
+
+std::string_view trim_cell(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) return std::string_view{};
+  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+}
+
+// The cells of a Markdown table row "| a | b |", trimmed; empty if not a row.
+std::vector<std::string_view> table_cells(std::string_view line) {
+  line = trim_cell(line);
+  std::vector<std::string_view> cells;
+  if (line.size() < 2 || line.front() != '|' || line.back() != '|') return cells;
+  line = line.substr(1, line.size() - 2);
+  for (;;) {
+    const auto bar = line.find('|');
+    cells.push_back(trim_cell(line.substr(0, bar)));
+    if (bar == std::string_view::npos) break;
+    line = line.substr(bar + 1);
+  }
+  return cells;
+}
+
+}  // namespace
+
+TEST_CASE("docs/state-machine.md tabulates exactly the event table") {
+  const auto doc = std::filesystem::path(__FILE__).parent_path().parent_path() / "docs" / "state-machine.md";
+  INFO("reading " << doc.string());
+  std::ifstream in(doc);
+  REQUIRE(in.is_open());
+
+  auto state_named = [](std::string_view name) -> std::optional<S> {
+    for (S s : exitguard::exit_transition_states)
+      if (exitguard::to_string(s) == name) return s;
+    return std::nullopt;
+  };
+  auto event_named = [](std::string_view name) -> std::optional<E> {
+    for (E e : exitguard::exit_events)
+      if (name == "`" + std::string(exitguard::to_string(e)) + "`") return e;
+    return std::nullopt;
+  };
+
+  // The table starts at the header row whose first cell is "state \ event"; its
+  // other cells name the events (in backquotes), each once. The separator row
+  // follows, then one row per state, each cell "yes" or "no".
+  int tables = 0;
+  std::vector<E> columns;
+  std::set<S> rows;
+  std::set<std::pair<S, E>> tabulated;
+  bool in_table = false;
+  bool separator_seen = false;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto cells = table_cells(line);
+    if (!cells.empty() && cells[0] == "state \\ event") {
+      ++tables;
+      in_table = true;
+      separator_seen = false;
+      INFO("header row: " << line);
+      for (std::size_t i = 1; i < cells.size(); ++i) {
+        const auto event = event_named(cells[i]);
+        INFO("column " << i << ": '" << cells[i] << "'");
+        REQUIRE(event.has_value());
+        CHECK(std::find(columns.begin(), columns.end(), *event) == columns.end());
+        columns.push_back(*event);
+      }
+      continue;
+    }
+    if (!in_table) continue;
+    if (cells.empty()) {
+      in_table = false;
+      continue;
+    }
+    INFO("table row: " << line);
+    if (!separator_seen) {
+      CHECK(cells[0].find_first_not_of("-:") == std::string_view::npos);
+      separator_seen = true;
+      continue;
+    }
+    REQUIRE(cells.size() == columns.size() + 1);
+    const auto state = state_named(cells[0]);
+    REQUIRE(state.has_value());
+    CHECK(rows.insert(*state).second);  // each state once
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      INFO(event_pair_name(*state, columns[i]) << ": '" << cells[i + 1] << "'");
+      const bool yes = cells[i + 1] == "yes";
+      CHECK((yes || cells[i + 1] == "no"));
+      if (yes) tabulated.insert({*state, columns[i]});
+    }
+  }
+  REQUIRE(tables == 1);
+  CHECK(columns.size() == exitguard::exit_event_count);
+  CHECK(rows.size() == exitguard::exit_transition_state_count);
+  for (S state : exitguard::exit_transition_states) {
+    for (E event : exitguard::exit_events) {
+      INFO(event_pair_name(state, event));
+      CHECK((tabulated.count({state, event}) == 1) == exitguard::is_allowed_event(state, event));
     }
   }
 }

@@ -6,7 +6,9 @@
 // `attempt_timeout`, the whole run cut at `total_timeout`, and retries only what
 // its classifier calls transient. It never starts an attempt after the total
 // deadline, nor one with less than `min_attempt_window` left; a backoff that would
-// run past the deadline ends the run at once. An in-doubt outcome (by default, an
+// run past the deadline ends the run at once. These are the rules of
+// BasicRetryBudget (retry_policy.hpp), which the run follows, as the exit engine
+// does for each step of its ladder. An in-doubt outcome (by default, an
 // attempt that timed out) ends the run with `error::in_doubt`: the operation may
 // still take effect, and re-sending it blindly could do it twice.
 //
@@ -99,29 +101,33 @@ boost::asio::awaitable<std::tuple<boost::system::error_code, RetryResult<T>>> ru
     std::function<FailureKind(const boost::system::error_code&)> classify) {
   namespace asio = boost::asio;
   co_await asio::this_coro::throw_if_cancelled(false);
-  const auto& policy = run->policy;
-  const auto deadline = Clock::now() + policy.total_timeout;
+  // The one retry rule (retry_policy.hpp), as the exit engine applies it to each
+  // ladder step: the run's budget ends total_timeout after its start; it has no
+  // other hard limit.
+  const auto start = Clock::now();
+  BasicRetryBudget<Clock> budget(run->policy, start, start + run->policy.total_timeout);
   RetryResult<T> result;
-  typename Clock::duration previous_backoff{};
   // The operation object must outlive every attempt, including an abandoned one that
   // completes after the run has ended: an operation that is a coroutine member
   // function (or a capturing coroutine lambda) refers to it from the attempt's frame.
   // Each attempt's completion callback holds it.
   const auto operation = std::make_shared<Op>(std::move(op));
 
-  for (std::uint32_t n = 0; n < policy.max_attempts; ++n) {
+  for (;;) {
     const auto now = Clock::now();
-    if (deadline - now < policy.min_attempt_window)
+    // Every failed attempt is spent, and a run with none left has ended below: what
+    // stops an attempt from starting here is time.
+    if (!budget.can_start(now))
       co_return std::tuple{make_error_code(error::total_timeout_exceeded), std::move(result)};
 
-    const auto attempt_deadline = now + std::min(policy.attempt_timeout, deadline - now);
-    ++result.attempts;
+    const std::uint32_t n = result.attempts++;
     auto& slot = run->slots[n];
     launch_operation<T>(*operation, run->strand, slot.cancel.slot(),
                         [run, n, operation](boost::system::error_code ec, std::optional<T> v) {
                           run->on_attempt_done(n, ec, std::move(v));
                         });
-    const auto end = co_await wait_until(run->timer, attempt_deadline, [&slot] { return slot.result.has_value(); });
+    const auto end =
+        co_await wait_until(run->timer, budget.attempt_end(now), [&slot] { return slot.result.has_value(); });
     if (end == wait_end::cancelled) {
       run->slots.abandon(n);
       co_return std::tuple{make_error_code(asio::error::operation_aborted), std::move(result)};
@@ -136,6 +142,7 @@ boost::asio::awaitable<std::tuple<boost::system::error_code, RetryResult<T>>> ru
     } else {
       result.last_error = slot.result->ec ? slot.result->ec : make_error_code(error::operation_threw);
     }
+    budget.spend();
 
     try {
       result.last_failure = classify(result.last_error);
@@ -146,15 +153,15 @@ boost::asio::awaitable<std::tuple<boost::system::error_code, RetryResult<T>>> ru
       co_return std::tuple{result.last_error, std::move(result)};
     if (result.last_failure == FailureKind::in_doubt)
       co_return std::tuple{make_error_code(error::in_doubt), std::move(result)};
-    if (n + 1 == policy.max_attempts) break;
+    if (!budget.attempts_left()) break;
 
-    // Back off, unless the wait would leave no room for the next attempt.
-    const auto delay = policy.backoff(n + 1, previous_backoff, run->rng);
-    previous_backoff = delay;
-    if (deadline - Clock::now() < delay + policy.min_attempt_window)
-      co_return std::tuple{make_error_code(error::total_timeout_exceeded), std::move(result)};
-    if (delay > Clock::duration::zero()) {
-      const auto waited = co_await wait_until(run->timer, Clock::now() + delay, [] { return false; });
+    // Back off, unless the wait would leave no room for the next attempt: then the
+    // budget is spent now, never by waiting it out.
+    const auto failed_at = Clock::now();
+    const auto next = budget.next_start(failed_at, run->rng);
+    if (!next) co_return std::tuple{make_error_code(error::total_timeout_exceeded), std::move(result)};
+    if (*next > failed_at) {
+      const auto waited = co_await wait_until(run->timer, *next, [] { return false; });
       if (waited == wait_end::cancelled)
         co_return std::tuple{make_error_code(asio::error::operation_aborted), std::move(result)};
     } else if (co_await stop_requested()) {

@@ -172,7 +172,7 @@ inline constexpr error_info error_table[] = {
     {error::cooldown_unused, "cooldown_unused",
      "a breaker cooldown is only used when the trip action is halted: remove it or halt on trip"},
     {error::deadline_too_long, "deadline_too_long",
-     "the exit deadline must be at most 10 minutes and shorter than the late-answer horizon"},
+     "the exit deadline must be at most 10 minutes"},
     {error::invalid_late_answer_horizon, "invalid_late_answer_horizon",
      "the late-answer horizon must be longer than the exit deadline and at most 1 hour"},
     {error::invalid_lot_size, "invalid_lot_size", "the lot size must be a positive number of base units"},

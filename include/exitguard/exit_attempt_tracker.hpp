@@ -166,6 +166,13 @@ class BasicExitAttemptTracker {
     return recount(*r, r->outcome != AttemptOutcome::pending);
   }
 
+  // Was a fill report with `fill_id` (not empty) already counted for attempt `number`?
+  bool seen_fill(std::uint32_t number, std::string_view fill_id) const noexcept {
+    if (fill_id.empty()) return false;
+    return std::any_of(fill_ids_.begin(), fill_ids_.end(),
+                       [&](const auto& seen) { return seen.first == number && seen.second == fill_id; });
+  }
+
   // Gives up on a pending attempt (timed out, or in doubt by the venue's own word):
   // it may still land.
   void mark_in_doubt(std::uint32_t number, boost::system::error_code why, time_point now,

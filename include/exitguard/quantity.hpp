@@ -22,6 +22,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 namespace exitguard {
 
@@ -32,7 +33,10 @@ class Quantity {
   constexpr Quantity() noexcept = default;
   template <std::integral I>
     requires(!std::same_as<I, bool>)
-  constexpr Quantity(I units) noexcept : units_(static_cast<rep>(units)) {}  // NOLINT: base units are exact
+  constexpr Quantity(I units) noexcept  // NOLINT: base units are exact
+      : units_(std::is_unsigned_v<I> && static_cast<std::uintmax_t>(units) > static_cast<std::uintmax_t>(INT64_MAX)
+                   ? INT64_MAX  // saturates: an unsigned count above 2^63 - 1 must not turn negative
+                   : static_cast<rep>(units)) {}
   template <std::floating_point F>
   Quantity(F) = delete;  // a decimal goes through from_decimal(value, decimals)
 
