@@ -303,7 +303,8 @@ class BasicExitEngine {
         caps_(capabilities),
         tracker_(settings.max_attempts_per_exit),
         machine_(settings.audit_capacity),
-        rng_{detail::splitmix64(settings.jitter_seed + exit_id)} {}
+        rng_{detail::splitmix64(settings.jitter_seed + exit_id)},
+        out_(settings.max_attempts_per_exit + std::size_t{24}) {}
 
   // --- events ---------------------------------------------------------------------
 
@@ -314,6 +315,8 @@ class BasicExitEngine {
     start_ = now;
     deadline_ = settings_->deadline >= time_point::max() - now ? time_point::max() : now + settings_->deadline;
     transition(ExitTransitionState::exit_signal_received, now, "exit signal");
+    // A refused exit sold nothing: its report shows the whole position still open.
+    remaining_ = std::max(request_.quantity, Quantity{});
     if (refusal) return fail(refusal, ExitFailureCause::refused, now, "refused before anything was sent");
     if (!request_.lot_size.is_positive())
       return fail(error::invalid_lot_size, ExitFailureCause::invalid_request, now, "invalid exit request: lot size");
@@ -382,13 +385,23 @@ class BasicExitEngine {
     if (!rec) return refuse(ExitEvent::fill, now, "fill report for an attempt never sent", number);
     if (!fill.quantity.is_positive())
       return anomaly(now, "fill report refused: no positive quantity", error::fill_without_quantity, number);
+    // A report seen before is a duplicate, whatever else is wrong with it.
+    if (tracker_.seen_fill(number, fill.fill_id))
+      return machine_.note(now, "fill already counted", error::duplicate_fill, number, rec->step, fill.fill_id);
+    // The reports of one attempt never add up to more than its order (as for an answer).
+    Quantity quantity = fill.quantity;
+    if (quantity > rec->quantity - rec->reported_quantity) {
+      anomaly(now, "fill report over-fill refused: capped at the order's quantity", error::overfill, number);
+      quantity = rec->quantity - rec->reported_quantity;
+      if (!quantity.is_positive()) return;
+    }
     double price = fill.price;
     if (!valid_price(price)) {
       anomaly(now, "fill report price refused: counted at the order's limit", error::invalid_fill_price, number);
       price = rec->limit_price;
     }
     bool duplicate = false;
-    const Quantity counted = tracker_.add_fill(number, fill.fill_id, fill.quantity, price, duplicate);
+    const Quantity counted = tracker_.add_fill(number, fill.fill_id, quantity, price, duplicate);
     if (duplicate) return machine_.note(now, "fill already counted", error::duplicate_fill, number, rec->step, fill.fill_id);
     take_fill(number, counted, now, fill.fill_id);
     advance(now);
@@ -405,10 +418,20 @@ class BasicExitEngine {
     }
     if (open < remaining_) {
       // Something in doubt landed: count it as sold, to be matched with its answer if it comes.
-      const Quantity sold = remaining_ - open;
+      // At most what the attempts not settled by their answer could have filled beyond
+      // what is counted (one that can no longer land, expired, may have landed before):
+      // the rest of the difference (dust no order carried, or sold elsewhere) is not
+      // this exit's fill.
+      Quantity could_fill;
+      for (const auto& r : tracker_.attempts())
+        if (r.outcome != AttemptOutcome::filled && r.outcome != AttemptOutcome::rejected)
+          could_fill += r.quantity - r.filled_quantity;
+      const Quantity sold = std::min(remaining_ - open, std::max(could_fill - unattributed_, Quantity{}));
       unattributed_ += sold;
       unattributed_notional_ += static_cast<double>(sold.units()) * last_price_;
+      unattributed_through_ = tracker_.started();  // only these attempts can be behind it
       remaining_ = open;
+      closing_attempt_ = 0;  // the report, not an attempt's fill, shrank it
       ++key_generation_;
     }
     tracker_.reconciled();
@@ -600,7 +623,9 @@ class BasicExitEngine {
   }
   void anomaly(time_point now, std::string_view why, error e, std::uint32_t attempt = 0) {
     ++anomalies_;
-    machine_.note(now, why, e, attempt, attempt ? tracker_.find(attempt)->step : 0);
+    // An attempt the exit never started (a driver's note_callback_failure) has no step.
+    const record_type* rec = tracker_.find(attempt);
+    machine_.note(now, why, e, attempt, rec ? rec->step : 0);
   }
 
   void transition(ExitTransitionState to, time_point now, std::string_view why, std::uint32_t attempt = 0,
@@ -691,6 +716,7 @@ class BasicExitEngine {
         if (o.filled_quantity.is_positive()) {
           counted_fill(AttemptOutcome::partially_filled);
           v.outcome = AttemptOutcome::in_doubt;  // it may fill more
+          v.error = o.error ? o.error : make_error_code(error::in_doubt);
         }
         return v;
     }
@@ -725,6 +751,7 @@ class BasicExitEngine {
     ++failed_attempts_;
     budget_->spend();
     last_error_ = v.error;
+    if (partial_cancel_) return;  // nothing more is tried: advance() ends it cancelled
     if (v.escalates) {
       ++market_rejections_;
       // A wider order may succeed: escalate at once; on the final step, re-quote.
@@ -738,7 +765,7 @@ class BasicExitEngine {
   // A failed attempt: back off and retry in this step, or escalate, or (final step)
   // end because no further attempt fits before the deadline.
   void after_failure(time_point now) {
-    if (is_terminal(state())) return;
+    if (is_terminal(state()) || partial_cancel_) return;  // cancelled: advance() ends it
     // (Copied out by value: g++ 12 warns of a dangling pointer for `backoff_until_ = *next`.)
     const std::optional<time_point> next = budget_->next_start(now, rng_);
     if (next.has_value()) {
@@ -754,7 +781,14 @@ class BasicExitEngine {
     step_ = s;
     const bool last = final_step();
     const time_point final_window_start = deadline_ - settings_->final_window;
-    budget_.emplace(settings_->ladder[s].policy, now, last ? deadline_ : std::max(now, final_window_start), last);
+    // The final step has whatever is left before the deadline, whatever its policy's
+    // total_timeout says (the budget keeps a pointer to its policy: the copy is a member).
+    if (last) {
+      final_policy_ = settings_->ladder[s].policy;
+      final_policy_.total_timeout = std::max(final_policy_.total_timeout, settings_->deadline);
+    }
+    budget_.emplace(last ? final_policy_ : settings_->ladder[s].policy, now,
+                    last ? deadline_ : std::max(now, final_window_start), last);
     backoff_until_.reset();
     if (last) {
       if (s > 0) {
@@ -768,9 +802,18 @@ class BasicExitEngine {
 
   bool doubt_blocks_sending() const noexcept {
     if (!tracker_.any_in_doubt()) return false;
+    // Only the position tells; a report clears these flags, so one set now came after
+    // the last report (a malformed answer since): that report is stale.
+    if (tracker_.any_needs_reconciliation()) return true;
     if (reconciled_) return false;  // a position report sized the next attempt
-    if (tracker_.any_needs_reconciliation()) return true;  // only the position tells
-    return !caps_.exclusive_attempts;
+    if (!caps_.exclusive_attempts) return true;
+    // Exclusivity covers only attempts on the key the next one will carry: one whose
+    // key already landed (a partial fill in doubt) may still fill more beside it.
+    for (const auto& r : tracker_.attempts())
+      if ((r.outcome == AttemptOutcome::in_doubt || r.outcome == AttemptOutcome::cancelled) &&
+          r.key_generation != key_generation_)
+        return true;
+    return false;
   }
   bool can_query() const noexcept { return caps_.queries_position && !query_gave_up_; }
 
@@ -877,13 +920,15 @@ class BasicExitEngine {
   // A fill counted for attempt `number`: what remains shrinks (reconciled sales first).
   void take_fill(std::uint32_t number, Quantity counted, time_point now, std::string_view tx) {
     if (!counted.is_positive()) return;
-    const Quantity matched = std::min(unattributed_, counted);
+    // An attempt sent after the reconciliation was sized by it: its fills are new.
+    const Quantity matched = number <= unattributed_through_ ? std::min(unattributed_, counted) : Quantity{};
     if (matched.is_positive()) {
       unattributed_notional_ -= unattributed_notional_ * static_cast<double>(matched.units()) /
                                 static_cast<double>(unattributed_.units());
       unattributed_ -= matched;
     }
     remaining_ = std::max(remaining_ - (counted - matched), Quantity{});
+    closing_attempt_ = number;
     const record_type& rec = *tracker_.find(number);
     const bool given_up = pending_ != number;
     if (!given_up) return;
@@ -908,13 +953,21 @@ class BasicExitEngine {
     fail(error::deadline_exceeded, cause_of_failure(), now, "the exit deadline was reached with the position open");
   }
 
-  void stop_in_flight(time_point now) {
+  // The attempt in flight when the exit ends is asked to stop: `cancelled` if the
+  // caller cancelled the exit, else in doubt (abandoned: e.g. an earlier attempt's late
+  // fill closed the position); either way it may still land.
+  void stop_in_flight(time_point now, bool cancelled_by_caller = false) {
     if (pending_) {
       const std::uint32_t n = *pending_;
       pending_.reset();
-      tracker_.mark_cancelled(n, now);
+      const AttemptOutcome outcome = cancelled_by_caller ? AttemptOutcome::cancelled : AttemptOutcome::in_doubt;
+      if (cancelled_by_caller)
+        tracker_.mark_cancelled(n, now);
+      else
+        tracker_.mark_in_doubt(n, error::in_doubt, now);
       const record_type& rec = *tracker_.find(n);
-      emit(ExitOutputKind::attempt_finished, n, rec.step, rec.kind, AttemptOutcome::cancelled);
+      emit(ExitOutputKind::attempt_finished, n, rec.step, rec.kind, outcome);
+      if (!cancelled_by_caller) emit(ExitOutputKind::attempt_in_doubt, n, rec.step, rec.kind, outcome);
       emit(ExitOutputKind::cancel_attempt, n, rec.step, rec.kind);
     }
     if (query_pending_) {
@@ -926,13 +979,17 @@ class BasicExitEngine {
   void finish_closed(time_point now) {
     stop_in_flight(now);  // the position is closed: nothing else should land
     const auto& last = tracker_.attempts();
-    transition(ExitTransitionState::position_closed, now, "closed", 0, step_,
-               last.empty() ? std::string_view{} : std::string_view(last.back().transaction_id));
+    // Named after the attempt whose fill closed it (none if a position report did).
+    if (const record_type* by = tracker_.find(closing_attempt_))
+      transition(ExitTransitionState::position_closed, now, "closed", by->number, by->step, by->transaction_id);
+    else
+      transition(ExitTransitionState::position_closed, now, "closed", 0, step_,
+                 last.empty() ? std::string_view{} : std::string_view(last.back().transaction_id));
     complete({}, ExitFailureCause::none, now, "position closed");
   }
 
   void finish_cancelled(time_point now) {
-    stop_in_flight(now);
+    stop_in_flight(now, true);
     transition(ExitTransitionState::exit_cancelled, now, "cancelled by the caller");
     complete(boost::asio::error::operation_aborted, ExitFailureCause::cancelled, now, "cancelled by the caller");
   }
@@ -977,6 +1034,7 @@ class BasicExitEngine {
   VenueCapabilities caps_;
   BasicExitAttemptTracker<Clock> tracker_;
   BasicExitStateMachine<Clock> machine_;
+  BasicRetryPolicy<Clock> final_policy_;  // the final step's policy, its budget up to the deadline
   std::optional<BasicRetryBudget<Clock>> budget_;
   detail::splitmix64_engine rng_;
   std::vector<bool> reporting_;  // per attempt: its operation may still answer
@@ -995,6 +1053,8 @@ class BasicExitEngine {
   Quantity remaining_;
   Quantity unattributed_;  // sold by reconciliation's count, not yet matched to an attempt's fill
   double unattributed_notional_ = 0;
+  std::uint32_t unattributed_through_ = 0;  // the last attempt sent before the reconciliation that found it
+  std::uint32_t closing_attempt_ = 0;       // whose counted fill last shrank what remains (0: a position report)
   std::uint64_t key_generation_ = 0;
   std::uint32_t step_ = 0;
   std::uint32_t failed_attempts_ = 0;
@@ -1015,7 +1075,9 @@ class BasicExitEngine {
   bool escalated_ = false;
   bool released_ = false;
 
-  std::array<ExitOutput, 24> out_{};
+  // One call emits at most ~10 outputs, and release() a cancel_attempt per attempt
+  // still reporting: room for all of them, so that no call can overflow it.
+  std::vector<ExitOutput> out_;
   std::size_t out_head_ = 0;
   std::size_t out_count_ = 0;
 };
