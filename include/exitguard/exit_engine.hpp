@@ -303,8 +303,7 @@ class BasicExitEngine {
         caps_(capabilities),
         tracker_(settings.max_attempts_per_exit),
         machine_(settings.audit_capacity),
-        rng_{detail::splitmix64(settings.jitter_seed + exit_id)},
-        out_(settings.max_attempts_per_exit + std::size_t{24}) {}
+        rng_{detail::splitmix64(settings.jitter_seed + exit_id)} {}
 
   // --- events ---------------------------------------------------------------------
 
@@ -636,7 +635,7 @@ class BasicExitEngine {
   void emit(ExitOutputKind kind, std::uint32_t attempt = 0, std::uint32_t step = 0,
             OrderKind order_kind = OrderKind::limit, AttemptOutcome outcome = AttemptOutcome::pending,
             Quantity quantity = {}) {
-    if (out_count_ == out_.size()) throw std::length_error("exitguard: exit engine outputs not polled");
+    if (out_count_ == out_.size()) grow_outputs();
     ExitOutput& o = out_[(out_head_ + out_count_) % out_.size()];
     o.kind = kind;
     o.attempt = attempt;
@@ -645,6 +644,16 @@ class BasicExitEngine {
     o.outcome = outcome;
     o.quantity = quantity;
     ++out_count_;
+  }
+
+  // Doubles the queue, oldest first. One call emits at most ~10 outputs, release() a
+  // cancel_attempt per attempt still reporting: the queue stays within
+  // max_attempts_per_exit + a few dozen entries, and a happy path needs 8.
+  void grow_outputs() {
+    std::vector<ExitOutput> bigger(std::max<std::size_t>(8, out_.size() * 2));
+    for (std::size_t i = 0; i < out_count_; ++i) bigger[i] = out_[(out_head_ + i) % out_.size()];
+    out_ = std::move(bigger);
+    out_head_ = 0;
   }
 
   bool final_step() const noexcept { return step_ + 1 == settings_->ladder.size(); }
@@ -1075,9 +1084,7 @@ class BasicExitEngine {
   bool escalated_ = false;
   bool released_ = false;
 
-  // One call emits at most ~10 outputs, and release() a cancel_attempt per attempt
-  // still reporting: room for all of them, so that no call can overflow it.
-  std::vector<ExitOutput> out_;
+  std::vector<ExitOutput> out_;  // a FIFO ring, grown on demand (grow_outputs)
   std::size_t out_head_ = 0;
   std::size_t out_count_ = 0;
 };

@@ -16,7 +16,8 @@ namespace exitguard::detail {
 template <class T>
 class bounded_ring {
  public:
-  explicit bounded_ring(std::size_t capacity = 0) : capacity_(capacity) {}
+  // Room for the first few values at once: most exits record three or four entries.
+  explicit bounded_ring(std::size_t capacity = 0) : capacity_(capacity) { items_.reserve(capacity < 4 ? capacity : 4); }
 
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t size() const noexcept { return items_.size(); }
