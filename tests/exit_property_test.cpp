@@ -9,40 +9,63 @@
 //     how the executor sees the venue: MockVenue itself, or a wrapper (awaitable or
 //     token-style submit) that may also ignore reduce-only when no reconciliation is
 //     possible (then only exclusivity or waiting protects against a double sell);
+//     and, for some exits, a few attempts scripted apart: malformed answers (a fill
+//     without quantity, an unnamed status: only a position query can tell what
+//     happened) and throwing submits (sent, then the venue threw; or thrown from the
+//     call): randomize() draws neither;
 //   - the executor: the default ladder or a random valid one (1-3 steps, attempts,
 //     timeouts, backoff, jitter, final window), the jitter seed, and a circuit
-//     breaker (threshold, trip action, sometimes a cooldown);
+//     breaker (threshold, trip action, sometimes a cooldown: only with trip action
+//     halted, the one a cooldown can probe);
 //   - 1 to 3 concurrent exits on separate positions sharing the venue, the breaker
-//     and the halt coordinator, each with its own size and start instant;
-//   - occasionally a halt (or reduce-only) mid-exit, and a caller cancellation at a
-//     random instant (terminal mostly; sometimes partial or total, which an exit
-//     ignores) or, through a wrapper, at the very instant a given answer has been
-//     handed to the executor, before the exit has acted on it.
+//     and the halt coordinator, each with its own size (exact base units, 6 decimals)
+//     and lot (sometimes coarse, with dust of less than a lot left over) and start
+//     instant;
+//   - occasionally a halt (or reduce-only, which the breaker refuses while it is open
+//     with trip action halted) mid-exit, and a caller cancellation at a random instant
+//     (terminal mostly; sometimes partial or total: send nothing more, let the attempt
+//     in flight settle, then ExitCancelled) or, through a wrapper, at the very instant
+//     a given answer has been handed to the executor, before the exit has acted on it.
 // Each seed runs with ManualClock::reset() and a fresh io_context, venue, halt
 // coordinator, breaker and executor, until every exit has completed, and then for
 // another 120 s of virtual time so that late landings land. It then checks:
 //   - terminal by the deadline: every exit completed, in PositionClosed, ExitFailed
 //     or ExitCancelled, at most 30 s after its signal (completion time and
 //     report.exit_time); the error matches the state;
-//   - never more sold than the position: venue.sold(position) <= size (+1e-9) at
-//     completion and after the run-on; report.filled_quantity <= size, <= what the
-//     venue had sold, and == size (1e-6) when the exit closed;
-//   - attempts within the bound: report.attempts <= ladder attempts x 4 (the
-//     executor's exit_attempt_capacity), and per step at most max_attempts attempts
-//     that were not partial-fill remainders (a remainder is sized to what was left
-//     after a fill: smaller than the attempt before it);
-//   - the audit trail follows the transition table: no refused entry, first
-//     PositionOpen -> ExitSignalReceived, chained, every pair is_valid_transition,
-//     exactly one terminal entry and it is the last;
+//   - never more sold than the position (exact, in base units): venue.sold(position)
+//     <= size at completion and after the run-on; report.filled_quantity <= size, <=
+//     what the venue had sold, and, when the exit closed, the whole lots of the
+//     position (less than one lot left open); filled + open_quantity == size; every
+//     order a positive whole number of lots;
+//   - attempts within the bound: report.attempts <= settings.max_attempts_per_exit
+//     (64), and per non-final step at most max_attempts attempts that were not
+//     partial-fill remainders (a remainder is sized to what was left after a fill:
+//     smaller than the attempt before it); the final (market) step re-quotes until
+//     the deadline, bounded by it, its min_attempt_window and the exit's limit;
+//     attempts_exhausted only with that limit reached and time left (time running
+//     out is deadline_exceeded);
+//   - the report's failure cause agrees with its state and error, and a failure
+//     counts for the breaker exactly when its cause is infrastructure or venue
+//     (failures that are all escalating rejections, "market", do not);
+//   - the audit trail follows the transition table: no refused transition (an event
+//     refused is allowed only as a quote that arrives after the exit ended), first
+//     PositionOpen -> ExitSignalReceived, chained, every transition is_valid_transition
+//     (notes, from == to, record facts), exactly one terminal transition and it is last;
 //   - no attempt starts after the deadline (nor within the step's minimum attempt
 //     window of it) or after the exit ended; no submit reaches the venue after the
 //     exit completed, after a terminal cancellation was requested, or while trading
 //     is halted; every submit is reduce-only (unless the wrapper strips it);
 //   - a terminal cancellation ends the exit at that instant (ExitCancelled, unless
-//     it ended otherwise at that same instant); ExitCancelled comes with
-//     operation_aborted and never without a terminal cancellation;
+//     it ended otherwise at that same instant); a partial or total one sends nothing
+//     more and ends it ExitCancelled (or PositionClosed, if what was in flight closed
+//     it) once the attempt in flight has settled; ExitCancelled comes with
+//     operation_aborted and never without a cancellation;
 //   - a venue that declares exclusive attempts never leaves an exit
-//     in_doubt_unresolvable.
+//     in_doubt_unresolvable, unless one of its answers was malformed (then only a
+//     position query can resolve the doubt) or something landed (exclusivity covers
+//     only the attempts on the current key);
+//   - a mid-exit set_state() is refused only with circuit_open, while the breaker is
+//     open, and then changes nothing.
 //
 // Environment:
 //   EXITGUARD_PROPERTY_SEED=<n>   run only seed n (replay a failure; prints the
@@ -105,13 +128,15 @@ using Halt = exitguard::BasicTradingHaltCoordinator<Clock>;
 using Breaker = exitguard::BasicExitCircuitBreaker<Clock>;
 using BreakerSettings = exitguard::BasicCircuitBreakerSettings<Clock>;
 using Timer = asio::basic_waitable_timer<Clock>;
+using Script = Venue::script_type;
+using exitguard::Quantity;
 
 constexpr Duration exit_deadline = 30s;
 constexpr Duration run_on = 120s;
 constexpr std::size_t max_exits = 3;
 constexpr std::uint64_t default_count = 10000;
-constexpr double sold_tolerance = 1e-9;
-constexpr double fill_tolerance = 1e-6;
+// Sizes are drawn in display units and kept in base units with 6 decimals (1.5 -> 1,500,000).
+constexpr unsigned size_decimals = 6;
 
 // ---------------------------------------------------------------------------
 // Drawing a schedule from a seed.
@@ -140,7 +165,10 @@ enum class VenueStyle { mock, wrapped_awaitable, wrapped_token };
 
 struct ExitPlan {
   std::string position;
-  double size = 0;
+  Quantity size;      // base units
+  Quantity lot = 1;   // base units; the size may hold less than a lot of dust
+  // Attempts scripted apart from the venue's random draws (malformed answers, throws).
+  std::vector<std::pair<std::uint32_t, Script>> scripted;
   Duration start{};                   // signal instant, from t = 0
   std::optional<Duration> cancel_at;  // from the exit's start
   // Wrapped venues only: cancel (terminal) at the instant the venue's n-th answer for
@@ -282,7 +310,14 @@ Plan make_plan(std::uint64_t seed) {
   p.breaker.trip_action = action < 7   ? exitguard::TradingState::halted
                           : action < 9 ? exitguard::TradingState::reduce_only
                                        : exitguard::TradingState::running;
-  if (d.chance(0.2)) p.breaker.cooldown = Duration(d.millis(1000, 20000));
+  // A cooldown is drawn as before (so that seeds replay the same schedules), but kept
+  // only with trip action halted: with reduce_only or running exits stay allowed while
+  // the breaker is open, there is nothing to probe, and the breaker refuses it
+  // (error::cooldown_unused).
+  if (d.chance(0.2)) {
+    const auto cooldown = Duration(d.millis(1000, 20000));
+    if (p.breaker.trip_action == exitguard::TradingState::halted) p.breaker.cooldown = cooldown;
+  }
 
   // The exits.
   const double n = d.unit();
@@ -290,7 +325,7 @@ Plan make_plan(std::uint64_t seed) {
   for (std::size_t i = 0; i < count; ++i) {
     ExitPlan e;
     e.position = "POS-" + std::to_string(i + 1);
-    e.size = d.chance(0.2) ? 1000.0 : d.log_uniform(0.01, 1e5);
+    e.size = *Quantity::from_decimal(d.chance(0.2) ? 1000.0 : d.log_uniform(0.01, 1e5), size_decimals);
     e.start = i == 0 ? Duration::zero() : Duration(d.millis(0, 6000));
     const double c = d.unit();
     if (c < 0.1) {
@@ -308,6 +343,62 @@ Plan make_plan(std::uint64_t seed) {
     p.halt_at = d.millis(0, 32000);
     p.halt_to = d.chance(0.8) ? exitguard::TradingState::halted : exitguard::TradingState::reduce_only;
   }
+
+  // Drawn last, so that every draw above gives the schedules it gave before these
+  // were added.
+  for (auto& e : p.exits) {
+    // The lot: mostly one base unit; sometimes 10 to 10^6 units, and then the size is
+    // either whole lots or keeps its dust (less than a lot, which no order can sell).
+    if (d.chance(0.3)) {
+      std::int64_t lot = 1;
+      for (auto k = d.between(1, 6); k > 0; --k) lot *= 10;
+      e.lot = std::min(Quantity(lot), e.size);
+      if (d.chance(0.5)) e.size = exitguard::round_down_to_lot(e.size, e.lot);
+    }
+    // More partial and total cancellations (they are rare above), for exits that have none.
+    if (!e.cancel_at && !e.cancel_on_answer && d.chance(0.06)) {
+      e.cancel_at = d.millis(0, 30000);
+      e.cancel_type = d.chance(0.5) ? asio::cancellation_type::partial : asio::cancellation_type::total;
+    }
+    // Answers randomize() never draws: malformed ones, and submits that throw.
+    if (d.chance(0.15)) {
+      for (auto k = d.between(1, 2); k > 0; --k) {
+        const auto attempt = static_cast<std::uint32_t>(d.between(1, 6));
+        Script s;
+        s.latency = d.millis(f.min_latency.count(), f.max_latency.count());
+        if (d.chance(0.7)) {
+          s.fate = exitguard::testing::MockFate::malformed;
+          // Kinds that say they are wrong: only a position query tells what happened.
+          // (An over-fill or a bad price for an order that did not land would report a
+          // fill that never happened: a lying venue, which no exit can detect.)
+          s.malformed_kind = d.chance(0.5) ? exitguard::testing::MockMalformed::fill_without_quantity
+                                           : exitguard::testing::MockMalformed::unnamed_status;
+          if (d.chance(f.p_partial)) s.fill_ratio = d.uniform(0.1, 0.9);
+          s.slippage_bps = d.uniform(0, f.max_slippage_bps);
+        } else {
+          s.fate = exitguard::testing::MockFate::throws;
+          if (d.chance(0.3)) {
+            s.throw_on_call = true;  // nothing sent
+          } else if (d.chance(0.5)) {
+            s.lands_after = d.millis(f.min_latency.count(), f.max_late_landing.count());  // sent: it lands
+          }
+        }
+        e.scripted.emplace_back(attempt, s);
+      }
+    }
+  }
+  // Sometimes a market that keeps moving away (most orders rejected slippage_exceeded:
+  // a failure of that kind alone does not count for the breaker), and sometimes a low
+  // attempt limit per exit (attempts_exhausted, with time left).
+  if (d.chance(0.04)) {
+    f.p_reject_slippage = d.uniform(0.7, 0.95);
+    const double rest = f.p_lost + f.p_reject_transient + f.p_reject_permanent + f.p_land_late + f.p_in_doubt;
+    if (rest + f.p_reject_slippage > 0.95) {
+      const double k = (0.95 - f.p_reject_slippage) / rest;
+      f.p_lost *= k, f.p_reject_transient *= k, f.p_reject_permanent *= k, f.p_land_late *= k, f.p_in_doubt *= k;
+    }
+  }
+  if (d.chance(0.05)) p.settings.max_attempts_per_exit = static_cast<std::uint32_t>(d.between(2, 12));
   return p;
 }
 
@@ -348,7 +439,7 @@ std::string describe(const Plan& p) {
     << f.max_slippage_bps << " bps\n"
     << "  price: " << p.price_start << " + " << p.price_drift << " t + " << p.price_wobble << " sin(2 pi t / "
     << p.price_period << ")\n  ladder (" << (p.default_settings ? "default" : "random") << ", final window "
-    << seconds(p.settings.final_window) << " s):";
+    << seconds(p.settings.final_window) << " s, " << p.settings.max_attempts_per_exit << " attempts per exit):";
   for (const auto& s : p.settings.ladder) {
     const auto& q = s.policy;
     o << "\n    " << exitguard::to_string(s.kind) << " " << s.max_slippage_bps << " bps: " << q.max_attempts
@@ -361,9 +452,18 @@ std::string describe(const Plan& p) {
   if (p.breaker.cooldown) o << ", cooldown " << seconds(*p.breaker.cooldown) << " s";
   if (p.halt_at) o << "\n  " << exitguard::to_string(p.halt_to) << " at " << seconds(*p.halt_at) << " s";
   for (const auto& e : p.exits) {
-    o << "\n  exit " << e.position << ": size " << e.size << ", signal at " << seconds(e.start) << " s";
+    o << "\n  exit " << e.position << ": size " << exitguard::to_string(e.size, size_decimals) << " (lot "
+      << exitguard::to_string(e.lot, size_decimals) << "), signal at " << seconds(e.start) << " s";
     if (e.cancel_at) o << ", " << to_cstr(e.cancel_type) << " cancel at +" << seconds(*e.cancel_at) << " s";
     if (e.cancel_on_answer) o << ", terminal cancel as answer " << *e.cancel_on_answer << " arrives";
+    for (const auto& [attempt, script] : e.scripted) {
+      o << "; attempt " << attempt << " " << exitguard::testing::to_string(script.fate);
+      if (script.fate == exitguard::testing::MockFate::malformed)
+        o << " (" << exitguard::testing::to_string(script.malformed_kind) << ", fill ratio " << script.fill_ratio << ")";
+      if (script.throw_on_call) o << " (on the call)";
+      if (script.lands_after) o << " (lands after " << seconds(*script.lands_after) << " s)";
+      o << " after " << seconds(script.latency) << " s";
+    }
   }
   return o.str();
 }
@@ -394,10 +494,9 @@ class WrappedVenue {
     co_return out;
   }
 
-  // The handler is re-bound to the venue's own executor: MockVenue keeps an
-  // executor_work_guard on the handler's associated executor, which does not compile
-  // for the executor's strand<any_io_executor> (a mock_venue.hpp limitation). Safe
-  // here: the executor's completion handler dispatches to its strand itself.
+  // The handler is re-bound to the venue's own executor, so that on_answer runs there
+  // right after the answer was handed over. Safe: the executor's completion handler
+  // posts to its strand itself.
   template <class Token>
     requires(!Awaitable)
   auto async_submit(exitguard::ExitOrder o, Token&& token) {
@@ -420,7 +519,7 @@ class WrappedVenue {
   }
 
   bool exclusive_attempts() const { return venue_.exclusive_attempts(); }
-  asio::awaitable<double> query_position(std::string id) { return venue_.query_position(std::move(id)); }
+  asio::awaitable<Quantity> query_position(std::string id) { return venue_.query_position(std::move(id)); }
   bool can_query_position() const { return !strip_ && venue_.can_query_position(); }
   double reference_price(const std::string& id) const { return venue_.reference_price(id); }
 
@@ -450,10 +549,9 @@ struct ExitObservation {
   boost::system::error_code ec;
   std::optional<Report> report;
   std::size_t submissions_at_completion = 0;
-  double sold_at_completion = 0;
+  Quantity sold_at_completion;
   bool cancel_emitted = false;
   TimePoint cancel_time{};
-  std::size_t submissions_at_cancel = 0;
   asio::cancellation_type cancel_type = asio::cancellation_type::none;
 };
 
@@ -462,7 +560,8 @@ struct Coverage {
   std::uint64_t exits = 0, closed = 0, failed = 0, cancelled = 0, attempts = 0, late_fills = 0, partial_fills = 0,
                 escalated = 0, queries = 0, outages = 0, breaker_trips = 0, halted = 0, unresolvable = 0,
                 deadline_exceeded = 0, late_landings_after_exit = 0, multi_exit = 0, max_attempts = 0,
-                cancels_on_answer = 0;
+                cancels_on_answer = 0, partial_cancels = 0, malformed = 0, throws = 0, anomalies = 0,
+                attempts_exhausted = 0, market_failures = 0, coarse_lots = 0, refused_state_changes = 0;
 };
 
 struct Result {
@@ -480,19 +579,24 @@ std::size_t submissions_for(const Venue& v, const std::string& position) {
 std::string describe(const Report& r, TimePoint signal) {
   std::ostringstream o;
   o << "    " << r.position_id << ": " << exitguard::to_string(r.final_state) << " (" << r.error.message() << "; "
-    << r.reason << "), attempts " << r.attempts << ", filled " << r.filled_quantity << "/" << r.requested_quantity
-    << " @ " << r.average_price << ", exit_time " << seconds(r.exit_time) << " s, escalated " << r.escalated
-    << ", breaker " << exitguard::to_string(r.breaker_state) << ", trading " << exitguard::to_string(r.trading_state);
+    << r.reason << "; cause " << exitguard::to_string(r.failure_cause) << (r.counts_for_breaker ? ", counted" : "")
+    << "), attempts " << r.attempts << ", filled " << exitguard::to_string(r.filled_quantity, size_decimals) << "/"
+    << exitguard::to_string(r.requested_quantity, size_decimals) << " (open "
+    << exitguard::to_string(r.open_quantity, size_decimals) << ") @ " << r.average_price << ", exit_time "
+    << seconds(r.exit_time) << " s, escalated " << r.escalated << ", late fills " << r.late_fills << ", anomalies "
+    << r.anomalies << ", breaker " << exitguard::to_string(r.breaker_state) << ", trading "
+    << exitguard::to_string(r.trading_state);
   for (const auto& a : r.attempt_records) {
     o << "\n      attempt " << a.number << " step " << a.step << " " << exitguard::to_string(a.kind) << " qty "
-      << a.quantity << " at +" << seconds(a.started - signal) << " s -> " << exitguard::to_string(a.outcome)
-      << " filled " << a.filled_quantity << (a.late_fill ? " (late)" : "") << " " << a.transaction_id << " "
-      << a.error.message();
+      << exitguard::to_string(a.quantity, size_decimals) << " at +" << seconds(a.started - signal) << " s -> "
+      << exitguard::to_string(a.outcome) << " filled " << exitguard::to_string(a.filled_quantity, size_decimals)
+      << (a.late_fill ? " (late)" : "") << " " << a.transaction_id << " " << a.error.message();
   }
   for (const auto& e : r.audit_trail) {
     o << "\n      audit +" << seconds(e.time - signal) << " s " << exitguard::to_string(e.from) << " -> "
-      << exitguard::to_string(e.to) << (e.accepted ? "" : " REFUSED") << " #" << e.attempt << " step " << e.step
-      << ": " << e.reason;
+      << exitguard::to_string(e.to) << (e.accepted ? "" : " REFUSED")
+      << (e.event ? " event " + std::string(exitguard::to_string(*e.event)) : std::string()) << " #" << e.attempt
+      << " step " << e.step << ": " << e.reason << (e.error ? " (" + e.error.message() + ")" : std::string());
   }
   return o.str();
 }
@@ -517,7 +621,7 @@ void drive(const Plan& p, asio::io_context& ioc, VirtualTimeDriver& driver,
       o.started = true;
       o.signal = Clock::now();
       exitguard::ExitRequest request{plan.position, exitguard::Side::sell, plan.size,
-                                     venue.reference_price(plan.position), "property test"};
+                                     venue.reference_price(plan.position), "property test", plan.lot, size_decimals};
       exitguard::execute_exit(
           exits, exit_venue, request,
           asio::bind_cancellation_slot(signals[i].slot(), [&, i](boost::system::error_code code, Report r) {
@@ -537,7 +641,6 @@ void drive(const Plan& p, asio::io_context& ioc, VirtualTimeDriver& driver,
         if (ec || !o.started || o.done) return;
         o.cancel_emitted = true;
         o.cancel_time = Clock::now();
-        o.submissions_at_cancel = submissions_for(venue, p.exits[i].position);
         o.cancel_type = p.exits[i].cancel_type;
         signals[i].emit(p.exits[i].cancel_type);
       });
@@ -551,16 +654,28 @@ void drive(const Plan& p, asio::io_context& ioc, VirtualTimeDriver& driver,
         if (++answers[i] != p.exits[i].cancel_on_answer || o.done || o.cancel_emitted) return;
         o.cancel_emitted = true;
         o.cancel_time = Clock::now();
-        o.submissions_at_cancel = submissions_for(venue, p.exits[i].position);
         o.cancel_type = asio::cancellation_type::terminal;
         signals[i].emit(asio::cancellation_type::terminal);
       }
     };
   }
+  // The mid-exit change of the trading state, and what the breaker and the state were
+  // when it was asked for (a guard of an open breaker may refuse it).
+  struct StateChange {
+    bool made = false;
+    exitguard::TradingStateResult result;
+    exitguard::BreakerState breaker{};
+    exitguard::TradingState before{}, after{};
+  } change;
   if (p.halt_at) {
     auto& h = *timers.emplace_back(std::make_unique<Timer>(ioc, TimePoint(*p.halt_at)));
     h.async_wait([&](boost::system::error_code ec) {
-      if (!ec) halt.set_state(p.halt_to, "property test", "halt mid-exit");
+      if (ec) return;
+      change.made = true;
+      change.breaker = breaker.state();
+      change.before = halt.state();
+      change.result = halt.set_state(p.halt_to, "property test", "halt mid-exit");
+      change.after = halt.state();
     });
   }
 
@@ -581,15 +696,40 @@ void drive(const Plan& p, asio::io_context& ioc, VirtualTimeDriver& driver,
   // ------------------------------------------------------------------ checks
   auto& v = result.violations;
   const auto& ladder = p.settings.ladder;
-  std::uint32_t ladder_attempts = 0;
-  for (const auto& s : ladder) ladder_attempts += s.policy.max_attempts;
-  const std::uint32_t attempt_bound = ladder_attempts * 4;
+  const std::uint32_t attempt_limit = p.settings.max_attempts_per_exit;
   const bool venue_exclusive = exitguard::detail::venue_exclusive(exit_venue);
   const auto halted_at = [&](TimePoint t) {  // strictly inside a halted interval
     for (const auto& [from, until] : halted)
       if (from < t && (!until || t < *until)) return true;
     return false;
   };
+  const auto units = [](Quantity q) { return exitguard::to_string(q, size_decimals); };
+  const auto whole_lots = [](Quantity q, Quantity lot) { return exitguard::round_down_to_lot(q, lot) == q; };
+  const auto longest_attempt = [&] {
+    Duration longest{};
+    for (const auto& s : ladder) longest = std::max(longest, s.policy.attempt_timeout);
+    return longest;
+  }();
+
+  // The mid-exit change of the trading state: refused only by an open breaker's guard,
+  // and then nothing changed (a stricter state is never refused).
+  if (change.made) {
+    if (change.result.error) {
+      ++cov.refused_state_changes;
+      if (change.result.error != exitguard::error::circuit_open)
+        v.push_back("set_state(" + std::string(exitguard::to_string(p.halt_to)) + ") refused with " +
+                    change.result.error.message());
+      if (change.breaker == exitguard::BreakerState::closed)
+        v.push_back("set_state refused while the breaker was closed");
+      if (change.after != change.before) v.push_back("a refused set_state changed the trading state");
+      if (!exitguard::is_stricter(change.before, p.halt_to))
+        v.push_back("set_state(" + std::string(exitguard::to_string(p.halt_to)) + ") refused though it tightens " +
+                    std::string(exitguard::to_string(change.before)));
+    } else if (change.after != p.halt_to) {
+      v.push_back("set_state(" + std::string(exitguard::to_string(p.halt_to)) + ") was not refused, but the state is " +
+                  std::string(exitguard::to_string(change.after)));
+    }
+  }
 
   for (std::size_t i = 0; i < n; ++i) {
     const ExitPlan& e = p.exits[i];
@@ -607,7 +747,17 @@ void drive(const Plan& p, asio::io_context& ioc, VirtualTimeDriver& driver,
     const Report& r = *o.report;
     result.trace += "\n" + describe(r, o.signal);
     const TimePoint deadline = o.signal + exit_deadline;
-    const double size = e.size;
+    const Quantity size = e.size;
+    const Quantity lot = e.lot;
+    const bool terminal_cancel = o.cancel_emitted && o.cancel_type == asio::cancellation_type::terminal;
+    const bool settling_cancel = o.cancel_emitted && !terminal_cancel;  // partial or total
+    // Did the venue answer (or throw for) this exit with one of the scripted faults?
+    bool malformed_sent = false, throw_sent = false;
+    for (const auto& sub : venue.submissions()) {
+      if (sub.order.position_id != e.position || sub.during_outage) continue;
+      malformed_sent = malformed_sent || sub.script.fate == exitguard::testing::MockFate::malformed;
+      throw_sent = throw_sent || sub.script.fate == exitguard::testing::MockFate::throws;
+    }
 
     // Terminal by the deadline.
     if (!exitguard::is_terminal(r.final_state))
@@ -624,47 +774,119 @@ void drive(const Plan& p, asio::io_context& ioc, VirtualTimeDriver& driver,
     if ((r.final_state == ExitTransitionState::exit_cancelled) != (r.error == asio::error::operation_aborted))
       fail("ExitCancelled and operation_aborted disagree: " + std::string(exitguard::to_string(r.final_state)) +
            " / " + r.error.message());
-    if (r.final_state == ExitTransitionState::exit_cancelled &&
-        !(o.cancel_emitted && o.cancel_type == asio::cancellation_type::terminal))
-      fail("ExitCancelled without a terminal cancellation");
-    if (o.cancel_emitted && o.cancel_type == asio::cancellation_type::terminal && o.completed != o.cancel_time)
+    if (r.final_state == ExitTransitionState::exit_cancelled && !o.cancel_emitted)
+      fail("ExitCancelled without a cancellation");
+    if (terminal_cancel && o.completed != o.cancel_time)
       fail("a terminal cancellation at +" + std::to_string(seconds(o.cancel_time - o.signal)) +
            " s did not end the exit at once (it completed at +" + std::to_string(seconds(o.completed - o.signal)) +
            " s, " + std::string(exitguard::to_string(r.final_state)) + ")");
+    // A partial or total cancellation: nothing more is sent; what is in flight settles
+    // (within an attempt's timeout), then the exit ends cancelled, or closed by it.
+    if (settling_cancel) {
+      // (A halt the exit had not heard of yet is taken first: it ends the exit trading_halted.)
+      bool halted_before = false;
+      for (const auto& h : halted) halted_before = halted_before || h.first <= o.cancel_time;
+      const bool halted_first = r.error == exitguard::error::trading_halted && halted_before;
+      if (r.final_state != ExitTransitionState::exit_cancelled && r.final_state != ExitTransitionState::position_closed &&
+          !halted_first)
+        fail(std::string("a ") + to_cstr(o.cancel_type) + " cancellation at +" +
+             std::to_string(seconds(o.cancel_time - o.signal)) + " s ended " +
+             std::string(exitguard::to_string(r.final_state)) + " (" + r.error.message() + ")");
+      if (o.completed - o.cancel_time > longest_attempt)
+        fail(std::string("a ") + to_cstr(o.cancel_type) + " cancellation took " +
+             std::to_string(seconds(o.completed - o.cancel_time)) + " s to settle (> the longest attempt timeout)");
+    }
+    // Nothing is sent after a cancellation. The venue is called on its own executor: a
+    // submit the exit decided before the request reached it is recorded by the venue a
+    // moment later, in the same virtual instant, and asked to stop at once.
+    if (o.cancel_emitted) {
+      std::size_t later = 0;
+      for (const auto& sub : venue.submissions())
+        if (sub.order.position_id == e.position && sub.sent > o.cancel_time) ++later;
+      if (later > 0)
+        fail(std::to_string(later) + " submit(s) reached the venue after a " + to_cstr(o.cancel_type) +
+             " cancellation was requested");
+      for (const auto& a : r.attempt_records)
+        if (a.started > o.cancel_time)
+          fail("attempt " + std::to_string(a.number) + " started after a " + to_cstr(o.cancel_type) +
+               " cancellation was requested");
+    }
     // (A queryable venue may leave the doubt unresolved: its query may go unanswered.)
-    if (o.cancel_emitted && o.cancel_type == asio::cancellation_type::terminal &&
-        o.submissions_at_completion != o.submissions_at_cancel)
-      fail(std::to_string(o.submissions_at_completion - o.submissions_at_cancel) +
-           " submit(s) reached the venue after a terminal cancellation was requested");
-    if (r.error == exitguard::error::in_doubt_unresolvable && venue_exclusive)
-      fail("in_doubt_unresolvable although the venue declares exclusive attempts");
+    // Exclusive attempts resolve a doubt, but not a malformed answer (only the position
+    // tells), and only for attempts on the key the next one would carry: once something
+    // landed (the key changes), an attempt in doubt on the old key may still fill more.
+    if (r.error == exitguard::error::in_doubt_unresolvable && venue_exclusive && !malformed_sent &&
+        !r.filled_quantity.is_positive())
+      fail("in_doubt_unresolvable although the venue declares exclusive attempts and nothing landed");
+    // Time running out is deadline_exceeded; attempts_exhausted is the exit's attempt limit, with time left.
+    if (r.error == exitguard::error::attempts_exhausted) {
+      if (r.attempts != attempt_limit)
+        fail("attempts_exhausted after " + std::to_string(r.attempts) + " attempts (limit " +
+             std::to_string(attempt_limit) + ")");
+      if (o.completed >= deadline) fail("attempts_exhausted at the deadline (time ran out: deadline_exceeded)");
+    }
 
-    // Never more sold than the position.
-    const double sold_end = venue.sold(e.position);
-    if (o.sold_at_completion > size + sold_tolerance)
-      fail("venue sold " + std::to_string(o.sold_at_completion) + " > size " + std::to_string(size) + " at completion");
-    if (sold_end > size + sold_tolerance)
-      fail("venue sold " + std::to_string(sold_end) + " > size " + std::to_string(size) + " after the run-on");
-    if (!(r.filled_quantity <= size + sold_tolerance))
-      fail("report.filled_quantity " + std::to_string(r.filled_quantity) + " > size " + std::to_string(size));
-    if (!(r.filled_quantity <= o.sold_at_completion + fill_tolerance))
-      fail("report.filled_quantity " + std::to_string(r.filled_quantity) + " > what the venue had sold " +
-           std::to_string(o.sold_at_completion));
-    if (r.closed() && std::abs(r.filled_quantity - size) > fill_tolerance)
-      fail("closed with filled_quantity " + std::to_string(r.filled_quantity) + " != size " + std::to_string(size));
-    if (r.closed() && o.sold_at_completion < size - fill_tolerance)
-      fail("PositionClosed but the venue had sold only " + std::to_string(o.sold_at_completion) + " of " +
-           std::to_string(size));
+    // The failure cause, and what the breaker counts.
+    using Cause = exitguard::ExitFailureCause;
+    const Cause cause = r.failure_cause;
+    if (r.closed() != (cause == Cause::none))
+      fail("state " + std::string(exitguard::to_string(r.final_state)) + " with cause " +
+           std::string(exitguard::to_string(cause)));
+    if ((r.final_state == ExitTransitionState::exit_cancelled) != (cause == Cause::cancelled))
+      fail("state " + std::string(exitguard::to_string(r.final_state)) + " with cause " +
+           std::string(exitguard::to_string(cause)));
+    if ((r.error == exitguard::error::circuit_open || r.error == exitguard::error::trading_halted) &&
+        cause != Cause::refused)
+      fail(r.error.message() + " with cause " + std::string(exitguard::to_string(cause)));
+    if ((r.error == exitguard::error::deadline_exceeded || r.error == exitguard::error::attempts_exhausted) &&
+        cause != Cause::infrastructure && cause != Cause::market)
+      fail(r.error.message() + " with cause " + std::string(exitguard::to_string(cause)));
+    if (r.error == exitguard::error::in_doubt_unresolvable && cause != Cause::infrastructure)
+      fail("in_doubt_unresolvable with cause " + std::string(exitguard::to_string(cause)));
+    if (cause == Cause::invalid_request) fail("an invalid request (the test makes none)");
+    const bool counted = cause == Cause::infrastructure || cause == Cause::venue ||
+                         (cause == Cause::market && p.settings.breaker_counts_market_rejections);
+    if (r.counts_for_breaker != counted)
+      fail(std::string("counts_for_breaker ") + (r.counts_for_breaker ? "true" : "false") + " with cause " +
+           std::string(exitguard::to_string(cause)));
+    if (cause == Cause::market) {
+      ++cov.market_failures;
+      bool escalating = false;
+      for (const auto& a : r.attempt_records) escalating = escalating || a.error == exitguard::error::slippage_exceeded;
+      if (!escalating) fail("cause market, but no attempt was rejected for slippage");
+    }
+
+    // Never more sold than the position, and the report agrees with the venue.
+    const Quantity sold_end = venue.sold(e.position);
+    if (o.sold_at_completion > size)
+      fail("venue sold " + units(o.sold_at_completion) + " > size " + units(size) + " at completion");
+    if (sold_end > size) fail("venue sold " + units(sold_end) + " > size " + units(size) + " after the run-on");
+    if (r.requested_quantity != size) fail("report.requested_quantity " + units(r.requested_quantity) + " != size");
+    if (r.filled_quantity > size) fail("report.filled_quantity " + units(r.filled_quantity) + " > size " + units(size));
+    if (r.filled_quantity > o.sold_at_completion)
+      fail("report.filled_quantity " + units(r.filled_quantity) + " > what the venue had sold " +
+           units(o.sold_at_completion));
+    if (r.filled_quantity + r.open_quantity != r.requested_quantity)
+      fail("report.filled_quantity " + units(r.filled_quantity) + " + open_quantity " + units(r.open_quantity) +
+           " != requested " + units(r.requested_quantity));
+    if (!whole_lots(r.filled_quantity, lot) && r.filled_quantity.is_positive())
+      fail("report.filled_quantity " + units(r.filled_quantity) + " is not whole lots of " + units(lot));
+    if (r.closed() && r.filled_quantity != exitguard::round_down_to_lot(size, lot))
+      fail("closed with filled_quantity " + units(r.filled_quantity) + " != the position's whole lots " +
+           units(exitguard::round_down_to_lot(size, lot)));
+    if (r.closed() && !(r.open_quantity < lot))
+      fail("closed with open_quantity " + units(r.open_quantity) + " >= a lot");
+    if (r.closed() && size - o.sold_at_completion >= lot)
+      fail("PositionClosed but the venue had sold only " + units(o.sold_at_completion) + " of " + units(size));
 
     // Attempts within the bound.
-    if (r.attempts > attempt_bound)
-      fail(std::to_string(r.attempts) + " attempts > " + std::to_string(attempt_bound) + " (ladder attempts x 4)");
-    if (r.attempts > exitguard::detail::exit_attempt_capacity(p.settings))
-      fail(std::to_string(r.attempts) + " attempts > exit_attempt_capacity");
+    if (r.attempts > attempt_limit)
+      fail(std::to_string(r.attempts) + " attempts > the exit's limit " + std::to_string(attempt_limit));
     if (r.attempt_records.size() != r.attempts)
       fail(std::to_string(r.attempt_records.size()) + " attempt records for " + std::to_string(r.attempts) +
            " attempts");
     std::vector<std::uint32_t> spent(ladder.size(), 0);
+    std::uint32_t late_records = 0;
     for (std::size_t k = 0; k < r.attempt_records.size(); ++k) {
       const auto& a = r.attempt_records[k];
       const std::string which = "attempt " + std::to_string(a.number) + ": ";
@@ -678,11 +900,13 @@ void drive(const Plan& p, asio::io_context& ioc, VirtualTimeDriver& driver,
       // A partial-fill remainder is an attempt sized to what was left after a fill
       // (answered in time, late, or found by reconciliation): smaller than the attempt
       // before it. Remainders are sent without spending an attempt of the step.
-      const bool remainder =
-          k > 0 && a.quantity < r.attempt_records[k - 1].quantity - exitguard::detail::quantity_epsilon;
+      const bool remainder = k > 0 && a.quantity < r.attempt_records[k - 1].quantity;
       if (!remainder) ++spent[a.step];
-      if (!(a.quantity > 0) || a.quantity > size + sold_tolerance)
-        fail(which + "quantity " + std::to_string(a.quantity) + " outside (0, size]");
+      if (!a.quantity.is_positive() || a.quantity > size)
+        fail(which + "quantity " + units(a.quantity) + " outside (0, size]");
+      if (!whole_lots(a.quantity, lot)) fail(which + "quantity " + units(a.quantity) + " is not whole lots");
+      if (a.filled_quantity > a.quantity)
+        fail(which + "filled " + units(a.filled_quantity) + " > its quantity " + units(a.quantity));
       if (a.started < o.signal) fail(which + "started before the signal");
       if (a.started >= deadline)
         fail(which + "started at +" + std::to_string(seconds(a.started - o.signal)) + " s, not before the deadline");
@@ -691,16 +915,21 @@ void drive(const Plan& p, asio::io_context& ioc, VirtualTimeDriver& driver,
              " s, within its minimum attempt window of the deadline");
       if (a.started > o.completed) fail(which + "started after the exit ended");
       if (halted_at(a.started)) fail(which + "started while trading was halted");
-      if (a.late_fill) ++cov.late_fills;
+      if (a.late_fill) ++cov.late_fills, ++late_records;
       if (a.outcome == exitguard::AttemptOutcome::partially_filled) ++cov.partial_fills;
     }
-    for (std::size_t s = 0; s < ladder.size(); ++s)
+    // The final step re-quotes until the deadline (the exit's limit bounds it, above).
+    for (std::size_t s = 0; s + 1 < ladder.size(); ++s)
       if (spent[s] > ladder[s].policy.max_attempts)
         fail("step " + std::to_string(s) + " made " + std::to_string(spent[s]) +
              " attempts that were not partial-fill remainders (max_attempts " +
              std::to_string(ladder[s].policy.max_attempts) + ")");
+    if (r.late_fills < late_records || (late_records > 0) != (r.late_fills > 0))
+      fail("report.late_fills " + std::to_string(r.late_fills) + " for " + std::to_string(late_records) +
+           " attempt(s) with a late fill");
 
-    // The audit trail follows the transition table.
+    // The audit trail follows the transition table. A note (from == to) records a fact;
+    // an event refused is allowed only as a quote that arrives after the exit ended.
     const auto& trail = r.audit_trail;
     if (trail.size() >= p.settings.audit_capacity)
       fail("audit trail reached its capacity (" + std::to_string(trail.size()) + "): entries may be lost");
@@ -711,22 +940,35 @@ void drive(const Plan& p, asio::io_context& ioc, VirtualTimeDriver& driver,
           trail.front().to != ExitTransitionState::exit_signal_received)
         fail("first audit entry is " + std::string(exitguard::to_string(trail.front().from)) + " -> " +
              std::string(exitguard::to_string(trail.front().to)));
+      if (trail.front().reason != "exit signal") fail("first audit entry's reason is " + std::string(trail.front().reason));
       std::size_t terminal = 0;
       for (std::size_t k = 0; k < trail.size(); ++k) {
         const auto& a = trail[k];
+        const bool note = a.from == a.to;
         const std::string which = "audit entry " + std::to_string(k) + " (" +
                                   std::string(exitguard::to_string(a.from)) + " -> " +
-                                  std::string(exitguard::to_string(a.to)) + ", " + a.reason + "): ";
-        if (!a.accepted) fail(which + "refused");
-        if (!exitguard::is_valid_transition(a.from, a.to)) fail(which + "not in the transition table");
+                                  std::string(exitguard::to_string(a.to)) + ", " + std::string(a.reason) + "): ";
+        if (a.event) {
+          if (a.accepted || !note) fail(which + "a refused event must be a note, not accepted");
+          if (!(*a.event == exitguard::ExitEvent::quote && exitguard::is_terminal(a.from)))
+            fail(which + "event " + std::string(exitguard::to_string(*a.event)) + " refused");
+        } else if (!a.accepted) {
+          fail(which + "refused");
+        }
+        if (!note && !exitguard::is_valid_transition(a.from, a.to)) fail(which + "not in the transition table");
         if (k > 0 && a.from != trail[k - 1].to) fail(which + "does not start where the previous entry ended");
         if (k > 0 && a.time < trail[k - 1].time) fail(which + "earlier than the previous entry");
         if (a.time < o.signal || a.time > o.completed) fail(which + "outside [signal, completion]");
-        if (exitguard::is_terminal(a.to)) ++terminal;
+        if (!note && exitguard::is_terminal(a.to)) ++terminal;
       }
       if (terminal != 1) fail(std::to_string(terminal) + " terminal audit entries");
       if (!exitguard::is_terminal(trail.back().to)) fail("the last audit entry is not terminal");
       if (trail.back().to != r.final_state) fail("the last audit entry is not the final state");
+      // PositionClosed names the attempt whose fill closed it (0: a position report did).
+      if (r.closed() && trail.back().attempt != 0 &&
+          (trail.back().attempt > r.attempt_records.size() ||
+           !r.attempt_records[trail.back().attempt - 1].filled_quantity.is_positive()))
+        fail("PositionClosed names attempt " + std::to_string(trail.back().attempt) + ", which filled nothing");
     }
 
     // Nothing reaches the venue after the exit ended, after its deadline, or while halted.
@@ -742,8 +984,12 @@ void drive(const Plan& p, asio::io_context& ioc, VirtualTimeDriver& driver,
       if (s.sent > o.completed) fail(which + "sent after the exit ended");
       if (halted_at(s.sent)) fail(which + "sent while trading was halted");
       if (!p.strip_reduce_only && !s.order.reduce_only) fail(which + "not reduce-only");
-      if (!(s.order.quantity > 0) || s.order.quantity > size + sold_tolerance)
-        fail(which + "quantity " + std::to_string(s.order.quantity) + " outside (0, size]");
+      if (!s.order.quantity.is_positive() || s.order.quantity > size)
+        fail(which + "quantity " + units(s.order.quantity) + " outside (0, size]");
+      if (s.order.lot_size != lot) fail(which + "lot " + units(s.order.lot_size) + " != the position's");
+      if (!whole_lots(s.order.quantity, lot)) fail(which + "quantity " + units(s.order.quantity) + " is not whole lots");
+      if (!(s.order.limit_price > 0) || !std::isfinite(s.order.limit_price))
+        fail(which + "limit price " + std::to_string(s.order.limit_price) + " is not positive and finite");
     }
 
     ++cov.exits;
@@ -753,11 +999,23 @@ void drive(const Plan& p, asio::io_context& ioc, VirtualTimeDriver& driver,
     if (r.final_state == ExitTransitionState::exit_failed) ++cov.failed;
     if (r.final_state == ExitTransitionState::exit_cancelled) ++cov.cancelled;
     if (o.cancel_emitted && e.cancel_on_answer) ++cov.cancels_on_answer;
+    if (settling_cancel) ++cov.partial_cancels;
+    if (malformed_sent) ++cov.malformed;
+    if (throw_sent) ++cov.throws;
+    if (r.anomalies > 0) ++cov.anomalies;
+    if (lot > 1) ++cov.coarse_lots;
     if (r.escalated) ++cov.escalated;
     if (r.error == exitguard::error::in_doubt_unresolvable) ++cov.unresolvable;
     if (r.error == exitguard::error::deadline_exceeded) ++cov.deadline_exceeded;
-    if (sold_end > o.sold_at_completion + sold_tolerance) ++cov.late_landings_after_exit;
+    if (r.error == exitguard::error::attempts_exhausted) ++cov.attempts_exhausted;
+    if (sold_end > o.sold_at_completion) ++cov.late_landings_after_exit;
   }
+  // Only failures that count trip the breaker (a market that moved, a halt, a
+  // cancellation, a refusal: none counts).
+  bool any_counted = false;
+  for (const auto& o : obs) any_counted = any_counted || (o.report && o.report->counts_for_breaker);
+  if (!any_counted && breaker.trips() > 0)
+    v.push_back("the breaker tripped (" + std::to_string(breaker.trips()) + " trips) with no exit that counts for it");
   cov.queries += venue.queries().size();
   if (p.outage) ++cov.outages;
   if (breaker.trips() > 0) ++cov.breaker_trips;
@@ -790,7 +1048,10 @@ Result run_seed(std::uint64_t seed, Coverage& cov, std::string* description = nu
   if (p.outage) venue.add_outage(TimePoint(p.outage->first), TimePoint(p.outage->second));
   venue.set_exclusive_attempts(p.exclusive);
   venue.set_position_query(p.query, p.query_latency);
-  for (const auto& e : p.exits) venue.open_position(e.position, e.size);
+  for (const auto& e : p.exits) {
+    venue.open_position(e.position, e.size, e.lot);
+    for (const auto& [attempt, script] : e.scripted) venue.script_for(e.position, attempt, script);
+  }
 
   try {
     switch (p.style) {
@@ -864,7 +1125,11 @@ TEST_CASE("AdaptiveExitExecutor: seeded random fault schedules keep every exit b
             << " in doubt unresolvable, " << cov.queries << " position queries, " << cov.late_landings_after_exit
             << " landings after the exit ended; " << cov.outages << " outages, " << cov.multi_exit
             << " multi-exit schedules, " << cov.breaker_trips << " with a breaker trip, " << cov.halted
-            << " with trading halted\n";
+            << " with trading halted; " << cov.partial_cancels << " partial/total cancellations, " << cov.malformed
+            << " exits with a malformed answer, " << cov.throws << " with a throwing submit, " << cov.anomalies
+            << " with anomalies, " << cov.attempts_exhausted << " attempts exhausted, " << cov.market_failures
+            << " market failures, " << cov.coarse_lots << " with coarse lots, " << cov.refused_state_changes
+            << " refused state changes\n";
 
   // The schedules must reach the interesting paths, or the properties prove little.
   if (count >= 2000) {
@@ -881,5 +1146,12 @@ TEST_CASE("AdaptiveExitExecutor: seeded random fault schedules keep every exit b
     CHECK(cov.late_landings_after_exit > 0);
     CHECK(cov.breaker_trips > 0);
     CHECK(cov.halted > 0);
+    CHECK(cov.partial_cancels > 0);
+    CHECK(cov.malformed > 0);
+    CHECK(cov.throws > 0);
+    CHECK(cov.anomalies > 0);
+    CHECK(cov.coarse_lots > 0);
+    CHECK(cov.market_failures > 0);
+    CHECK(cov.attempts_exhausted > 0);
   }
 }

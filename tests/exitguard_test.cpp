@@ -1,6 +1,7 @@
 // Tests of exitguard/exitguard.hpp, the umbrella header: it compiles on its own,
-// every main type is reachable through it, and they work together in a tiny exit
-// run in virtual time (ManualClock + VirtualTimeDriver; no test sleeps).
+// every main type is reachable through it (the sans-IO exit engine and exact
+// quantities included), and they work together in a tiny exit run in virtual time
+// (ManualClock + VirtualTimeDriver; no test sleeps), and once more through the engine.
 
 // First include: proves the umbrella header compiles on its own.
 #include <exitguard/exitguard.hpp>
@@ -11,14 +12,18 @@
 #include <exitguard/testing/manual_clock.hpp>
 #include <exitguard/testing/virtual_time_driver.hpp>
 
+#include "support/quantity_string.hpp"
+
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <type_traits>
+#include <vector>
 
 namespace {
 
@@ -53,6 +58,16 @@ TEST_CASE("exitguard.hpp is self-contained and reaches every main type", "[umbre
   STATIC_REQUIRE(exitguard::to_string(exitguard::SubmitStatus::partially_filled) == "partially_filled");
   STATIC_REQUIRE(exitguard::RetryPolicy::exit_policy().max_attempts == 2);
   STATIC_REQUIRE(exitguard::ExitDeadlineManager::default_deadline == 30s);
+  // The exit engine (exit_engine.hpp) and exact quantities (quantity.hpp) too.
+  STATIC_REQUIRE(std::is_same_v<exitguard::ExitEngine, exitguard::BasicExitEngine<steady>>);
+  STATIC_REQUIRE(std::is_same_v<exitguard::ExitEngineSettings, exitguard::BasicExitEngineSettings<steady>>);
+  STATIC_REQUIRE(std::is_same_v<exitguard::RetryBudget, exitguard::BasicRetryBudget<steady>>);
+  STATIC_REQUIRE(std::is_same_v<exitguard::Quantity::rep, std::int64_t>);
+  STATIC_REQUIRE(std::is_convertible_v<int, exitguard::Quantity>);
+  STATIC_REQUIRE_FALSE(std::is_convertible_v<double, exitguard::Quantity>);
+  STATIC_REQUIRE(exitguard::round_down_to_lot(1234, 100) == exitguard::Quantity(1200));
+  STATIC_REQUIRE(exitguard::to_string(exitguard::ExitFailureCause::market) == "market");
+  CHECK(exitguard::default_ladder<steady>().size() == 2);
 }
 
 TEST_CASE("the exit policy validates and the default deadline manager holds the document's numbers",
@@ -95,13 +110,13 @@ TEST_CASE("a tiny exit: one attempt under the exit policy, tracked, timed and au
   exitguard::ExitOrder order;
   order.exit_id = 1;
   order.position_id = "SOL-1";
-  order.quantity = 1000.0;
+  order.quantity = 1000;  // base units
   order.limit_price = 94.05;
   order.max_slippage_bps = 100.0;
   order.attempt = 1;
   order.exclusivity_key = "nonce-1";
   REQUIRE(deadline.fits(policy.min_attempt_window, deadline.step_deadline(policy.total_timeout, false)));
-  REQUIRE_FALSE(tracker.begin(order));
+  REQUIRE_FALSE(tracker.begin(order, ManualClock::now()));
   REQUIRE_FALSE(machine.transition(exitguard::ExitTransitionState::exit_submitted, "limit", 1, 0));
 
   // The venue confirms 2 s after the submit.
@@ -130,10 +145,12 @@ TEST_CASE("a tiny exit: one attempt under the exit policy, tracked, timed and au
   REQUIRE(result.value);
   CHECK(ManualClock::now() == at(3s));
 
-  CHECK(tracker.complete(1, *result.value) == 1000.0);
+  const exitguard::SubmitOutcome& filled = *result.value;
+  CHECK(tracker.settle(1, exitguard::AttemptOutcome::filled, filled.filled_quantity, filled.average_price,
+                       filled.transaction_id, filled.error, ManualClock::now()) == 1000);
   REQUIRE_FALSE(machine.transition(exitguard::ExitTransitionState::position_closed, "filled", 1, 0, "sig-1"));
 
-  CHECK(tracker.filled_quantity() == 1000.0);
+  CHECK(tracker.filled_quantity() == 1000);
   CHECK(tracker.average_price() == 94.5);
   REQUIRE(tracker.find(1)->ended);
   CHECK(*tracker.find(1)->ended == at(3s));
@@ -148,4 +165,68 @@ TEST_CASE("a tiny exit: one attempt under the exit policy, tracked, timed and au
 
   // Nothing is left pending on the io_context.
   CHECK(driver.run_for(1s));
+}
+
+TEST_CASE("the same tiny exit through the sans-IO exit engine: events in, commands out", "[umbrella][engine]") {
+  using Engine = exitguard::BasicExitEngine<ManualClock>;
+  using exitguard::ExitOutputKind;
+  const exitguard::BasicExitEngineSettings<ManualClock> settings;  // the default ladder, 30 s
+  REQUIRE_FALSE(settings.validate());
+
+  exitguard::ExitRequest request;
+  request.position_id = "SOL-1";
+  request.quantity = 1000;
+  request.signal_price = 95.0;
+  request.reason = "stop-loss";
+  Engine engine(settings, request, 1, exitguard::VenueCapabilities{});
+  const auto drain = [&engine] {
+    std::vector<ExitOutputKind> kinds;
+    while (auto out = engine.poll()) kinds.push_back(out->kind);
+    return kinds;
+  };
+
+  // The signal at 1 s: the engine asks for a quote first, then sends the limit order.
+  engine.start(at(1s));
+  CHECK(drain() == std::vector<ExitOutputKind>{ExitOutputKind::quote});
+  engine.handle_quote(95.0, at(1s));
+  CHECK(drain() == std::vector<ExitOutputKind>{ExitOutputKind::submit});
+  REQUIRE(engine.pending_attempt() == 1u);
+  const exitguard::ExitOrder order = engine.order(1);
+  CHECK(order.quantity == 1000);
+  CHECK(order.kind == exitguard::OrderKind::limit);
+  CHECK(order.limit_price == Approx(94.05));  // 100 bps under the quote
+  CHECK(order.reduce_only);
+  CHECK(order.exclusivity_key == "exit-1-0");
+  // The attempt's timeout (8 s) comes before the deadline (31 s).
+  CHECK(engine.poll_timeout() == at(9s));
+
+  // Filled 2 s later: closed, completed and released in the same step.
+  exitguard::AttemptAnswer answer;
+  answer.outcome.status = exitguard::SubmitStatus::filled;
+  answer.outcome.filled_quantity = 1000;
+  answer.outcome.average_price = 94.5;
+  answer.outcome.transaction_id = "sig-1";
+  engine.handle_answer(1, answer, at(3s));
+  CHECK(drain() == std::vector<ExitOutputKind>{ExitOutputKind::attempt_finished, ExitOutputKind::complete,
+                                               ExitOutputKind::release});
+  CHECK(engine.is_complete());
+  CHECK(engine.is_released());
+  CHECK_FALSE(engine.poll_timeout());
+
+  const auto report = engine.report();
+  CHECK(report.closed());
+  CHECK_FALSE(report.error);
+  CHECK(report.failure_cause == exitguard::ExitFailureCause::none);
+  CHECK_FALSE(report.counts_for_breaker);
+  CHECK(report.attempts == 1);
+  CHECK(report.filled_quantity == 1000);
+  CHECK(report.open_quantity == 0);
+  CHECK(report.average_price == 94.5);
+  CHECK(report.exit_time == 2s);
+  CHECK(report.late_fills == 0);
+  CHECK(report.anomalies == 0);
+  REQUIRE(report.audit_trail.size() == 3);
+  CHECK(report.audit_trail.front().reason == "exit signal");
+  CHECK(report.audit_trail.back().to == exitguard::ExitTransitionState::position_closed);
+  CHECK(report.audit_trail.back().transaction_id == "sig-1");
 }

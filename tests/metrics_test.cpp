@@ -302,10 +302,13 @@ TEST_CASE("metrics: a late fill that closes the exit while a later attempt is pe
   CHECK(sink.late_fills == std::vector<double>{1000});
 }
 
-TEST_CASE("metrics: a late fill after the exit ended is reported once", "[metrics]") {
+TEST_CASE("metrics: a late fill after the exit ended is reported once, to on_late_fill_after_exit", "[metrics]") {
   Clock::reset();
   RecordingSink sink;
-  ExitFixture f({}, &sink);
+  Settings s;
+  std::vector<exitguard::LateFillAfterExit> after_exit;
+  s.on_late_fill_after_exit = [&after_exit](const exitguard::LateFillAfterExit& fill) { after_exit.push_back(fill); };
+  ExitFixture f(s, &sink);
   f.venue.push(land_late(40s));
   f.venue.set_default(lost());
   auto [ec, r] = f.run(f.open());
@@ -313,9 +316,22 @@ TEST_CASE("metrics: a late fill after the exit ended is reported once", "[metric
   const Events during = sink.take();
   REQUIRE_FALSE(during.empty());
   CHECK(during.back() == "trading_state running");
+  CHECK(after_exit.empty());
   f.driver.run_for(120s);  // the lost attempts stay pending: the io_context keeps work
-  CHECK(sink.take() == Events{"late_fill 1000"});
+  // After its completion an exit calls no sink (it may be gone: adaptive_exit_executor.hpp,
+  // "Lifetimes"); the fill that lands at 40 s, before the late-answer horizon (90 s),
+  // is told once to on_late_fill_after_exit, with the corrected total.
+  CHECK(sink.take().empty());
+  REQUIRE(after_exit.size() == 1);
+  CHECK(after_exit[0].exit_id == r.exit_id);
+  CHECK(after_exit[0].position_id == "SOL-1");
+  CHECK(after_exit[0].attempt == 1);
+  CHECK(after_exit[0].transaction_id == "tx-1");
+  CHECK(after_exit[0].quantity == 1000);
+  CHECK(after_exit[0].filled_quantity == 1000);
+  CHECK(after_exit[0].price == 95.0);
   REQUIRE(sink.summaries.size() == 1);  // the exit's summary is not sent again
+  CHECK(sink.late_fills.empty());
 }
 
 TEST_CASE("metrics: two failed exits trip the breaker, the refused third reports no breaker state", "[metrics]") {
@@ -331,7 +347,8 @@ TEST_CASE("metrics: two failed exits trip the breaker, the refused third reports
   CHECK(sink.take() == Events{"exit_started", "attempt_started 0 limit", "attempt_finished 0 limit rejected",
                               "breaker_tripped", "breaker_state open", "exit_finished", "trading_state halted"});
   f.run(f.open("C"));
-  CHECK(sink.take() == Events{"exit_started", "exit_finished", "trading_state halted"});
+  // Refused by the open breaker: reported as a refusal (once), and not as a breaker state.
+  CHECK(sink.take() == Events{"exit_started", "exit_refused circuit_open", "exit_finished", "trading_state halted"});
 
   REQUIRE(sink.summaries.size() == 3);
   CHECK(sink.summaries[0].error == error::insufficient_funds);
@@ -362,4 +379,46 @@ TEST_CASE("metrics: a cancelled exit reports no breaker state", "[metrics]") {
   CHECK(sink.summaries[0].final_state == S::exit_cancelled);
   CHECK(sink.summaries[0].error == asio::error::operation_aborted);
   CHECK(sink.summaries[0].duration_seconds == 1.0);
+}
+
+TEST_CASE("metrics: exits refused by a halt or for an invalid request report exit_refused once", "[metrics]") {
+  Clock::reset();
+  RecordingSink sink;
+  ExitFixture f({}, &sink);
+  f.venue.set_default(fill(2s));
+
+  // Trading halted: refused before anything is sent; the breaker does not count it.
+  f.halt.halt("operator", "maintenance");
+  auto [ec_h, h] = f.run(f.open("H"));
+  REQUIRE(ec_h == error::trading_halted);
+  CHECK(sink.take() == Events{"exit_started", "exit_refused trading_halted", "exit_finished", "trading_state halted"});
+  CHECK(h.attempts == 0);
+  CHECK(h.failure_cause == exitguard::ExitFailureCause::refused);
+  CHECK_FALSE(h.counts_for_breaker);
+  REQUIRE(f.halt.resume("operator", "maintenance over"));
+
+  // An invalid request (no quantity): refused; nothing is sent, nothing is counted.
+  auto bad = f.open("Q");
+  bad.quantity = 0;
+  auto [ec_q, q] = f.run(bad);
+  REQUIRE(ec_q == error::invalid_quantity);
+  CHECK(sink.take() == Events{"exit_started", "exit_refused invalid_request", "exit_finished", "trading_state running"});
+  CHECK(q.attempts == 0);
+  CHECK(q.failure_cause == exitguard::ExitFailureCause::invalid_request);
+  CHECK_FALSE(q.counts_for_breaker);
+  CHECK(f.breaker.state() == BreakerState::closed);
+
+  // An exit that runs and fails is not a refusal.
+  f.venue.set_default(reject(error::insufficient_funds, 1s));
+  auto [ec_r, rr] = f.run(f.open("R"));
+  REQUIRE(ec_r == error::insufficient_funds);
+  for (const auto& e : sink.take()) CHECK(e.rfind("exit_refused", 0) != 0);
+  CHECK(rr.counts_for_breaker);
+
+  REQUIRE(sink.summaries.size() == 3);
+  CHECK(sink.summaries[0].error == error::trading_halted);
+  CHECK(sink.summaries[0].attempts == 0);
+  CHECK(sink.summaries[1].error == error::invalid_quantity);
+  CHECK(sink.summaries[1].attempts == 0);
+  CHECK(sink.summaries[2].attempts == 1);
 }

@@ -1,7 +1,8 @@
 // Tests of exitguard/venue.hpp: the order and outcome types exitguard exchanges with
 // the user's venue, and the concepts that detect what a venue offers. The venues
 // here are small but real: they are run on an io_context, not just declared. They
-// involve no time, so no clock is needed; no test sleeps.
+// involve no time, so no clock is needed; no test sleeps. Quantities are exact
+// base units (exitguard::Quantity).
 
 // First include: proves the header compiles on its own.
 #include <exitguard/venue.hpp>
@@ -9,6 +10,9 @@
 #include <catch2/catch.hpp>
 
 #include <exitguard/error.hpp>
+#include <exitguard/quantity.hpp>
+
+#include "support/quantity_string.hpp"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -27,11 +31,12 @@ namespace {
 namespace asio = boost::asio;
 using exitguard::ExitOrder;
 using exitguard::OrderKind;
+using exitguard::Quantity;
 using exitguard::Side;
 using exitguard::SubmitOutcome;
 using exitguard::SubmitStatus;
 
-ExitOrder order_of(double quantity, std::uint32_t attempt) {
+ExitOrder order_of(Quantity quantity, std::uint32_t attempt) {
   ExitOrder o;
   o.quantity = quantity;
   o.attempt = attempt;
@@ -42,7 +47,7 @@ ExitOrder order_of(double quantity, std::uint32_t attempt) {
 // venue that sells at its reference price and keeps the position's size.
 class FullVenue {
  public:
-  explicit FullVenue(double position, double price) : position_(position), price_(price) {}
+  explicit FullVenue(Quantity position, double price) : position_(position), price_(price) {}
 
   asio::awaitable<SubmitOutcome> submit(ExitOrder order) {
     SubmitOutcome out;
@@ -51,7 +56,7 @@ class FullVenue {
       out.error = exitguard::error::slippage_exceeded;
       co_return out;
     }
-    const double qty = order.quantity < position_ ? order.quantity : position_;
+    const Quantity qty = order.quantity < position_ ? order.quantity : position_;
     position_ -= qty;
     out.status = qty == order.quantity ? SubmitStatus::filled : SubmitStatus::partially_filled;
     out.filled_quantity = qty;
@@ -60,13 +65,13 @@ class FullVenue {
     co_return out;
   }
   bool exclusive_attempts() const noexcept { return true; }
-  asio::awaitable<double> query_position(std::string position_id) {
-    co_return position_id == "SOL-1" ? position_ : 0.0;
+  asio::awaitable<Quantity> query_position(std::string position_id) {
+    co_return position_id == "SOL-1" ? position_ : Quantity{};
   }
   double reference_price(const std::string& position_id) const { return position_id == "SOL-1" ? price_ : 0.0; }
 
  private:
-  double position_;
+  Quantity position_;
   double price_;
 };
 
@@ -82,7 +87,7 @@ class TokenVenue {
         [ex = ex_](auto handler, ExitOrder o) {
           asio::post(ex, [h = std::move(handler), o = std::move(o)]() mutable {
             SubmitOutcome out;
-            if (o.quantity <= 0) {
+            if (!o.quantity.is_positive()) {
               out.status = SubmitStatus::rejected;
               out.error = exitguard::error::invalid_quantity;
               std::move(h)(out.error, std::move(out));
@@ -106,7 +111,7 @@ class TokenVenue {
 struct NearMissVenue {
   SubmitOutcome submit(ExitOrder) { return {}; }                   // synchronous
   bool exclusive_attempts() { return false; }                      // not const
-  double query_position(const std::string&) { return 0.0; }       // synchronous
+  Quantity query_position(const std::string&) { return {}; }      // synchronous
   std::string reference_price(const std::string&) { return {}; }  // not a number
 };
 
@@ -115,7 +120,7 @@ class SwitchableQueryVenue {
  public:
   explicit SwitchableQueryVenue(bool enabled) : enabled_(enabled) {}
   asio::awaitable<SubmitOutcome> submit(ExitOrder) { co_return SubmitOutcome{}; }
-  asio::awaitable<double> query_position(std::string) { co_return 42.0; }
+  asio::awaitable<Quantity> query_position(std::string) { co_return Quantity(42); }
   bool can_query_position() const noexcept { return enabled_; }
 
  private:
@@ -126,10 +131,16 @@ struct NonConstSwitchVenue {
   bool can_query_position() { return true; }  // not const
 };
 
+// A position in a floating-point number: quantities are exact base units now.
+struct DoubleQueryVenue {
+  asio::awaitable<SubmitOutcome> submit(ExitOrder) { co_return SubmitOutcome{}; }
+  asio::awaitable<double> query_position(std::string) { co_return 42.0; }  // not a Quantity
+};
+
 struct WrongResultVenue {
   asio::awaitable<double> submit(ExitOrder) { co_return 0.0; }    // not a SubmitOutcome
   std::string exclusive_attempts() const { return "yes"; }         // not a bool
-  asio::awaitable<int> query_position(std::string) { co_return 0; }  // not a double
+  asio::awaitable<int> query_position(std::string) { co_return 0; }  // not a Quantity
 };
 
 }  // namespace
@@ -144,6 +155,12 @@ TEST_CASE("venue.hpp is self-contained and declares the order, the outcome and t
   STATIC_REQUIRE(std::is_nothrow_move_constructible_v<SubmitOutcome>);
   STATIC_REQUIRE(std::is_same_v<decltype(ExitOrder{}.attempt), std::uint32_t>);
   STATIC_REQUIRE(std::is_same_v<decltype(SubmitOutcome{}.error), boost::system::error_code>);
+  // Quantities are exact base units, never floating point.
+  STATIC_REQUIRE(std::is_same_v<decltype(ExitOrder{}.quantity), Quantity>);
+  STATIC_REQUIRE(std::is_same_v<decltype(ExitOrder{}.lot_size), Quantity>);
+  STATIC_REQUIRE(std::is_same_v<decltype(SubmitOutcome{}.filled_quantity), Quantity>);
+  STATIC_REQUIRE(std::is_assignable_v<Quantity&, int>);
+  STATIC_REQUIRE_FALSE(std::is_assignable_v<Quantity&, double>);
 }
 
 TEST_CASE("to_string names every order kind, side and submit status", "[venue]") {
@@ -168,7 +185,8 @@ TEST_CASE("a default ExitOrder is a reduce-only limit sell of nothing, a default
   CHECK(o.kind == OrderKind::limit);
   CHECK(o.exit_id == 0);
   CHECK(o.position_id.empty());
-  CHECK(o.quantity == 0.0);
+  CHECK(o.quantity == 0);
+  CHECK(o.lot_size == 1);
   CHECK(o.limit_price == 0.0);
   CHECK(o.max_slippage_bps == 0.0);
   CHECK(o.attempt == 0);
@@ -177,7 +195,7 @@ TEST_CASE("a default ExitOrder is a reduce-only limit sell of nothing, a default
 
   const SubmitOutcome out;
   CHECK(out.status == SubmitStatus::rejected);
-  CHECK(out.filled_quantity == 0.0);
+  CHECK(out.filled_quantity == 0);
   CHECK(out.average_price == 0.0);
   CHECK(out.transaction_id.empty());
   CHECK_FALSE(out.error);
@@ -207,6 +225,9 @@ TEST_CASE("the concepts detect what each venue offers", "[venue][concepts]") {
   STATIC_REQUIRE_FALSE(exitguard::AwaitableVenue<WrongResultVenue>);
   STATIC_REQUIRE_FALSE(exitguard::DeclaresExclusiveAttempts<WrongResultVenue>);
   STATIC_REQUIRE_FALSE(exitguard::QueriesPosition<WrongResultVenue>);
+  // A position query must answer in Quantity: a double is not taken.
+  STATIC_REQUIRE(exitguard::AwaitableVenue<DoubleQueryVenue>);
+  STATIC_REQUIRE_FALSE(exitguard::QueriesPosition<DoubleQueryVenue>);
   STATIC_REQUIRE_FALSE(exitguard::ProvidesReferencePrice<WrongResultVenue>);
 
   // Only a venue with a const can_query_position() reports whether it may query.
@@ -226,16 +247,16 @@ TEST_CASE("the concepts detect what each venue offers", "[venue][concepts]") {
 
 TEST_CASE("the awaitable venue submits, reports its position and its price", "[venue]") {
   asio::io_context ioc;
-  FullVenue venue(1000.0, 95.0);
+  FullVenue venue(1000, 95.0);
 
-  ExitOrder order = order_of(600.0, 1);
+  ExitOrder order = order_of(600, 1);
   order.exit_id = 1;
   order.position_id = "SOL-1";
   order.limit_price = 94.0;
   order.max_slippage_bps = 100.0;
   order.exclusivity_key = "nonce-1";
   std::optional<SubmitOutcome> first, second, refused;
-  std::optional<double> left;
+  std::optional<Quantity> left;
 
   asio::co_spawn(
       ioc,
@@ -255,18 +276,18 @@ TEST_CASE("the awaitable venue submits, reports its position and its price", "[v
 
   REQUIRE(first);
   CHECK(first->status == SubmitStatus::filled);
-  CHECK(first->filled_quantity == 600.0);
+  CHECK(first->filled_quantity == 600);
   CHECK(first->average_price == 95.0);
   CHECK(first->transaction_id == "nonce-1/1");
   REQUIRE(second);
   CHECK(second->status == SubmitStatus::partially_filled);
-  CHECK(second->filled_quantity == 400.0);
+  CHECK(second->filled_quantity == 400);
   CHECK(second->transaction_id == "nonce-1/2");
   REQUIRE(refused);
   CHECK(refused->status == SubmitStatus::rejected);
   CHECK(refused->error == exitguard::error::slippage_exceeded);
   REQUIRE(left);
-  CHECK(*left == 0.0);
+  CHECK(*left == 0);
   CHECK(venue.exclusive_attempts());
   CHECK(venue.reference_price("SOL-1") == 95.0);
   CHECK(venue.reference_price("other") == 0.0);
@@ -279,12 +300,12 @@ TEST_CASE("the token-style venue completes with void(error_code, SubmitOutcome)"
   int calls = 0;
   boost::system::error_code ec1, ec2;
   SubmitOutcome out1, out2;
-  venue.async_submit(order_of(5.0, 4), [&](boost::system::error_code ec, SubmitOutcome o) {
+  venue.async_submit(order_of(5, 4), [&](boost::system::error_code ec, SubmitOutcome o) {
     ++calls;
     ec1 = ec;
     out1 = std::move(o);
   });
-  venue.async_submit(order_of(0.0, 5), [&](boost::system::error_code ec, SubmitOutcome o) {
+  venue.async_submit(order_of(0, 5), [&](boost::system::error_code ec, SubmitOutcome o) {
     ++calls;
     ec2 = ec;
     out2 = std::move(o);
@@ -307,7 +328,7 @@ TEST_CASE("the token-style venue completes with void(error_code, SubmitOutcome)"
   asio::co_spawn(
       ioc,
       [&]() -> asio::awaitable<void> {
-        awaited = co_await venue.async_submit(order_of(1.0, 6), asio::use_awaitable);
+        awaited = co_await venue.async_submit(order_of(1, 6), asio::use_awaitable);
       },
       [](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);
@@ -324,7 +345,7 @@ TEST_CASE("a venue reports at run time whether its position may be queried", "[v
   CHECK(on.can_query_position());
   CHECK_FALSE(off.can_query_position());
 
-  std::optional<double> size;
+  std::optional<Quantity> size;
   asio::co_spawn(
       ioc, [&]() -> asio::awaitable<void> { size = co_await on.query_position("SOL-1"); },
       [](std::exception_ptr e) {
@@ -332,5 +353,5 @@ TEST_CASE("a venue reports at run time whether its position may be queried", "[v
       });
   ioc.run();
   REQUIRE(size);
-  CHECK(*size == 42.0);
+  CHECK(*size == 42);
 }

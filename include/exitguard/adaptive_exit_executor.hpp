@@ -100,6 +100,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -272,8 +273,10 @@ class exit_operation final : public exit_answer_sink,
   using report_type = BasicExitReport<Clock>;
   using time_point = typename Clock::time_point;
   using handler_executor = boost::asio::associated_executor_t<Handler, Executor>;
-  using work_type = decltype(boost::asio::prefer(std::declval<handler_executor>(),
-                                                 boost::asio::execution::outstanding_work.tracked));
+  // decay_t: for an executor without outstanding_work (use_future's), prefer() is the
+  // identity and its type is an rvalue reference.
+  using work_type = std::decay_t<decltype(boost::asio::prefer(std::declval<handler_executor>(),
+                                                              boost::asio::execution::outstanding_work.tracked))>;
 
   exit_operation(std::shared_ptr<const shared_type> shared, Venue& venue, ExitRequest request, std::uint64_t id,
                  Handler handler)
@@ -383,8 +386,10 @@ class exit_operation final : public exit_answer_sink,
 
   template <class F>
   void on_venue(F&& f) {
+    // The copy taken at launch: after its completion the exit calls no venue member
+    // (the venue may be gone), but it still emits cancellations at the late-answer horizon.
     if constexpr (venue_has_executor<Venue>)
-      boost::asio::dispatch(venue_.get_executor(), std::forward<F>(f));
+      boost::asio::dispatch(*venue_ex_, std::forward<F>(f));
     else
       boost::asio::dispatch(strand_, std::forward<F>(f));
   }

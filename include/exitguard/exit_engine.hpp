@@ -820,9 +820,19 @@ class BasicExitEngine {
     // key already landed (a partial fill in doubt) may still fill more beside it.
     for (const auto& r : tracker_.attempts())
       if ((r.outcome == AttemptOutcome::in_doubt || r.outcome == AttemptOutcome::cancelled) &&
-          r.key_generation != key_generation_)
+          r.key_generation != key_generation_ && may_own_key(r))
         return true;
     return false;
+  }
+  // Could the used key of `r` have landed with `r`? Not if another attempt on that key
+  // filled: at most one attempt per key lands (a landing no attempt accounts for, found
+  // by a position report, may be any of them).
+  bool may_own_key(const record_type& r) const noexcept {
+    if (r.filled_quantity.is_positive()) return true;
+    for (const auto& o : tracker_.attempts())
+      if (o.number != r.number && o.key_generation == r.key_generation && o.filled_quantity.is_positive())
+        return false;
+    return true;
   }
   bool can_query() const noexcept { return caps_.queries_position && !query_gave_up_; }
 

@@ -13,9 +13,11 @@
 #include <exitguard/exit_attempt_tracker.hpp>
 #include <exitguard/exit_circuit_breaker.hpp>
 #include <exitguard/exit_deadline_manager.hpp>
+#include <exitguard/exit_engine.hpp>
 #include <exitguard/exit_state_machine.hpp>
 #include <exitguard/logging.hpp>
 #include <exitguard/metrics.hpp>
+#include <exitguard/quantity.hpp>
 #include <exitguard/retry_policy.hpp>
 #include <exitguard/trading_halt_coordinator.hpp>
 #include <exitguard/venue.hpp>
