@@ -1320,7 +1320,7 @@ TEST_CASE("the venue has its own strand: timers and default completions run ther
   REQUIRE(q.value == 10);  // answered at 200 ms, before the fill at 2 s
 }
 
-TEST_CASE("a pending answer holds work on the handler's executor; a parked one does not", "[mock_venue][executor]") {
+TEST_CASE("a pending answer holds work on the handler's executor, a parked one does not", "[mock_venue][executor]") {
   const bool as_any_strand = GENERATE(false, true);
   CAPTURE(as_any_strand);
   World w;
@@ -1452,7 +1452,7 @@ TEST_CASE("throw_on_call: the call itself throws and nothing is sent", "[mock_ve
   REQUIRE(r.outcome.transaction_id == "tx-2");
 }
 
-TEST_CASE("throws, token style: async_submit throws from the call; the transaction may still land",
+TEST_CASE("throws, token style: async_submit throws from the call, and the transaction may still land",
           "[mock_venue][throws]") {
   World w;
   MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
