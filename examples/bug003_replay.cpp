@@ -42,7 +42,9 @@ using Report = exitguard::BasicExitReport<ManualClock>;
 
 constexpr double entry_price = 100.0;
 constexpr double stop_price = 95.0;
-constexpr double position_size = 1000.0;
+// Base units of a lot-1 position (decimals 0): the quantities are exact integers.
+constexpr exitguard::Quantity position_size = 1000;
+constexpr unsigned decimals = 0;
 // 10 % of the entry price per minute.
 constexpr double price_change_per_second = -entry_price * 0.10 / 60.0;
 // The legacy loop never gives up; the replay stops watching it here.
@@ -51,7 +53,7 @@ constexpr auto legacy_horizon = std::chrono::seconds(600);
 struct PositionResult {
   std::string id;
   double exposure_seconds = 0;
-  double sold = 0;
+  exitguard::Quantity sold;
   double average_price = 0;
   std::uint32_t attempts = 0;
   std::string final_state;
@@ -126,7 +128,7 @@ struct LegacyExit {
   ManualClock::time_point start = ManualClock::now();
   std::optional<ManualClock::time_point> closed_at;
   std::uint32_t sends = 0;
-  double sold = 0;
+  exitguard::Quantity sold;
   double notional = 0;
 
   LegacyExit(asio::io_context& ioc, Venue& v, std::string id) : venue(v), position(std::move(id)), timer(ioc) {}
@@ -140,9 +142,9 @@ struct LegacyExit {
     order.exclusivity_key = position + "-legacy-" + std::to_string(sends);
     order.reduce_only = false;
     venue.async_submit(order, [this](boost::system::error_code ec, exitguard::SubmitOutcome o) {
-      if (ec || o.filled_quantity <= 0) return;
+      if (ec || !o.filled_quantity.is_positive()) return;
       sold += o.filled_quantity;
-      notional += o.filled_quantity * o.average_price;
+      notional += o.filled_quantity.to_decimal(decimals) * o.average_price;
       if (!closed_at) {
         closed_at = ManualClock::now();
         timer.cancel();
@@ -190,7 +192,7 @@ Run run_legacy(const Variant& variant) {
     p.id = e->position;
     p.exposure_seconds = seconds((e->closed_at ? *e->closed_at : e->start + legacy_horizon) - e->start);
     p.sold = venue.sold(e->position);
-    p.average_price = e->sold > 0 ? e->notional / e->sold : 0;
+    p.average_price = e->sold.is_positive() ? e->notional / e->sold.to_decimal(decimals) : 0;
     p.attempts = e->sends;
     p.final_state = e->closed_at ? "PositionClosed" : "StillOpen";
     run.positions.push_back(p);
@@ -212,7 +214,7 @@ Run run_exitguard(const Variant& variant) {
   for (std::size_t i = 0; i < variant.positions.size(); ++i) {
     venue.open_position(variant.positions[i], position_size);
     exitguard::ExitRequest request{variant.positions[i], exitguard::Side::sell, position_size, stop_price,
-                                   "stop-loss at -5 %"};
+                                   "stop-loss at -5 %", 1, decimals};
     exitguard::execute_exit(exits, venue, request,
                             [&reports, i](boost::system::error_code, Report r) { reports[i] = std::move(r); });
   }
@@ -245,7 +247,8 @@ Run run_exitguard(const Variant& variant) {
 
 // Figures for a run: the worst exposure, the loss on what was sold, and totals.
 struct Totals {
-  double exposure = 0, loss_pct = 0, sold = 0;
+  double exposure = 0, loss_pct = 0;
+  exitguard::Quantity sold;
   std::uint32_t attempts = 0;
   std::string final_state;
   bool escalated = true;
@@ -257,7 +260,7 @@ Totals totals(const Run& run) {
   for (const auto& p : run.positions) {
     t.exposure = std::max(t.exposure, p.exposure_seconds);
     t.sold += p.sold;
-    notional += p.sold * p.average_price;
+    notional += p.sold.to_decimal(decimals) * p.average_price;
     t.attempts += p.attempts;
     t.escalated = t.escalated && p.escalated;
     if (t.final_state.empty())
@@ -266,19 +269,19 @@ Totals totals(const Run& run) {
       t.final_state = "mixed";
   }
   // Realized loss against the entry, on what was sold (what the position cost).
-  if (t.sold > 0) t.loss_pct = (entry_price - notional / t.sold) / entry_price * 100.0;
+  if (t.sold.is_positive()) t.loss_pct = (entry_price - notional / t.sold.to_decimal(decimals)) / entry_price * 100.0;
   return t;
 }
 
 void print_table(const std::vector<Run>& runs) {
   std::printf("BUG-003 replay: long %.0f units entered at %.2f, stop-loss at %.2f (-5 %%), price falling %.3f/s\n\n",
-              position_size, entry_price, stop_price, -price_change_per_second);
+              position_size.to_decimal(decimals), entry_price, stop_price, -price_change_per_second);
   std::printf("%-10s %-18s %9s %9s %8s %9s %-15s %-9s %-8s %s\n", "policy", "variant", "exposure", "loss", "attempts",
               "sold", "final state", "escalated", "breaker", "trading");
   for (const auto& r : runs) {
     const Totals t = totals(r);
     std::printf("%-10s %-18s %8.1fs %8.2f%% %8u %9.1f %-15s %-9s %-8s %s\n", r.policy.c_str(), r.variant.c_str(),
-                t.exposure, t.loss_pct, t.attempts, t.sold, t.final_state.c_str(), t.escalated ? "yes" : "no",
+                t.exposure, t.loss_pct, t.attempts, t.sold.to_decimal(decimals), t.final_state.c_str(), t.escalated ? "yes" : "no",
                 r.breaker_tripped ? "tripped" : "closed", r.trading_state.c_str());
   }
   std::printf("\nVariants:\n");
@@ -293,14 +296,15 @@ void print_json(const std::vector<Run>& runs) {
     std::printf("%s{\"policy\":\"%s\",\"variant\":\"%s\",\"exposure_seconds\":%.3f,\"realized_loss_pct\":%.3f,"
                 "\"attempts\":%u,\"sold_quantity\":%.3f,\"final_state\":\"%s\",\"escalated\":%s,"
                 "\"breaker_tripped\":%s,\"trading_state\":\"%s\",\"positions\":[",
-                i ? "," : "", r.policy.c_str(), r.variant.c_str(), t.exposure, t.loss_pct, t.attempts, t.sold,
+                i ? "," : "", r.policy.c_str(), r.variant.c_str(), t.exposure, t.loss_pct, t.attempts,
+                t.sold.to_decimal(decimals),
                 t.final_state.c_str(), t.escalated ? "true" : "false", r.breaker_tripped ? "true" : "false",
                 r.trading_state.c_str());
     for (std::size_t j = 0; j < r.positions.size(); ++j) {
       const auto& p = r.positions[j];
       std::printf("%s{\"id\":\"%s\",\"exposure_seconds\":%.3f,\"sold_quantity\":%.3f,\"average_price\":%.4f,"
                   "\"attempts\":%u,\"final_state\":\"%s\",\"error\":\"%s\"}",
-                  j ? "," : "", p.id.c_str(), p.exposure_seconds, p.sold, p.average_price, p.attempts,
+                  j ? "," : "", p.id.c_str(), p.exposure_seconds, p.sold.to_decimal(decimals), p.average_price, p.attempts,
                   p.final_state.c_str(), p.error.c_str());
     }
     std::printf("]}");
@@ -330,7 +334,7 @@ bool check(const std::vector<Run>& runs) {
   expect(lost.exposure <= 30 && lost.final_state == "PositionClosed",
          "exitguard/lost-confirmation: closed, exposure <= 30 s");
   const Totals late = totals(find(runs, "exitguard", "late-landing"));
-  expect(std::abs(late.sold - position_size) < 1e-9, "exitguard/late-landing: sold exactly 1,000 units");
+  expect(late.sold == position_size, "exitguard/late-landing: sold exactly 1,000 units");
   const Run& outage = find(runs, "exitguard", "outage");
   bool both_deadline = outage.positions.size() == 2;
   for (const auto& p : outage.positions)
@@ -364,7 +368,7 @@ int main(int argc, char** argv) {
     }
   }
   // The transitions are the story told by the table; --verbose shows them one by one.
-  exitguard::default_logger()->set_level(verbose ? spdlog::level::info : spdlog::level::warn);
+  exitguard::default_logger()->set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
   std::vector<Run> runs;
   for (const auto& v : variants) {
     runs.push_back(run_legacy(v));

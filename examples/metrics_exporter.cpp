@@ -74,7 +74,7 @@ using Venue = exitguard::testing::BasicMockVenue<Clock>;
 using Script = Venue::script_type;
 using exitguard::testing::MockFate;
 
-constexpr double position_size = 1000.0;
+constexpr exitguard::Quantity position_size = 1000;  // base units (lot 1)
 constexpr auto normal_phase = 40s;
 constexpr auto outage_length = 45s;
 constexpr auto rearm_after = 5s;  // an accidental trip in a normal phase

@@ -29,7 +29,7 @@ using Venue = exitguard::testing::BasicMockVenue<Clock>;
 
 struct Position {
   std::string id;
-  double quantity = 0;
+  exitguard::Quantity quantity;  // base units (lot 1)
   double entry_price = 0;
   double stop_loss_pct = 5.0;
 };
@@ -52,8 +52,8 @@ class TradingOrchestrator {
     }
     positions_[p.id] = p;
     venue_.open_position(p.id, p.quantity);
-    std::printf("entered %s: %.0f units at %.2f, stop-loss at -%.1f %%\n", p.id.c_str(), p.quantity, p.entry_price,
-                p.stop_loss_pct);
+    std::printf("entered %s: %s units at %.2f, stop-loss at -%.1f %%\n", p.id.c_str(),
+                exitguard::to_string(p.quantity).c_str(), p.entry_price, p.stop_loss_pct);
     return true;
   }
 
@@ -61,9 +61,10 @@ class TradingOrchestrator {
   asio::awaitable<bool> execute_exit_trade(Position p, double signal_price) {
     exitguard::ExitRequest request{p.id, exitguard::Side::sell, p.quantity, signal_price, "stop-loss"};
     auto [ec, report] = co_await exitguard::execute_exit(exits_, venue_, request, asio::as_tuple(asio::use_awaitable));
-    std::printf("exit %s: %s after %.3f s, %u attempt(s), sold %.0f at %.2f (%.0f bps slippage)%s%s\n", p.id.c_str(),
+    std::printf("exit %s: %s after %.3f s, %u attempt(s), sold %s at %.2f (%.0f bps slippage)%s%s\n", p.id.c_str(),
                 std::string(exitguard::to_string(report.final_state)).c_str(),
-                std::chrono::duration<double>(report.exit_time).count(), report.attempts, report.filled_quantity,
+                std::chrono::duration<double>(report.exit_time).count(), report.attempts,
+                exitguard::to_string(report.filled_quantity).c_str(),
                 report.average_price, report.realized_slippage_bps, ec ? " — " : "", ec ? ec.message().c_str() : "");
     if (report.closed()) positions_.erase(p.id);
     co_return report.closed();
@@ -107,7 +108,7 @@ int main() {
   asio::io_context ioc;
   // The venue's price falls 20 per second from 100: the -5 % stop fires after ~250 ms.
   Venue venue(ioc.get_executor(), exitguard::testing::linear_price(100.0, -20.0));
-  exitguard::testing::BasicMockAttemptScript<Clock::duration> fill;
+  Venue::script_type fill;
   fill.latency = 20ms;  // every transaction confirms 20 ms after it is sent
   venue.set_default(fill);
 
@@ -117,7 +118,7 @@ int main() {
   ioc.run();
 
   const bool ok = bot.flat() && venue.sold("SOL-1") == 1000 && bot.trading_state() == exitguard::TradingState::running;
-  std::printf("%s: position %s, %0.f units sold, trading %s\n", ok ? "ok" : "FAILED", bot.flat() ? "closed" : "open",
-              venue.sold("SOL-1"), std::string(exitguard::to_string(bot.trading_state())).c_str());
+  std::printf("%s: position %s, %s units sold, trading %s\n", ok ? "ok" : "FAILED", bot.flat() ? "closed" : "open",
+              exitguard::to_string(venue.sold("SOL-1")).c_str(), std::string(exitguard::to_string(bot.trading_state())).c_str());
   return ok ? 0 : 1;
 }

@@ -31,7 +31,8 @@ using Report = exitguard::BasicExitReport<ManualClock>;
 // The user's strategy: exit when the price is `stop_pct` below the entry.
 class StopLossStrategy {
  public:
-  StopLossStrategy(Exits& exits, Venue& venue, std::string id, double quantity, double entry, double stop_pct)
+  StopLossStrategy(Exits& exits, Venue& venue, std::string id, exitguard::Quantity quantity, double entry,
+                   double stop_pct)
       : exits_(exits), venue_(venue), id_(std::move(id)), quantity_(quantity), entry_(entry), stop_pct_(stop_pct) {}
 
   // Called on every price update.
@@ -49,13 +50,14 @@ class StopLossStrategy {
   Exits& exits_;
   Venue& venue_;
   std::string id_;
-  double quantity_, entry_, stop_pct_;
+  exitguard::Quantity quantity_;
+  double entry_, stop_pct_;
   bool exiting_ = false;
   std::optional<Report> report_;
 };
 
-exitguard::testing::BasicMockAttemptScript<ManualClock::duration> confirm_after(ManualClock::duration d) {
-  exitguard::testing::BasicMockAttemptScript<ManualClock::duration> s;
+Venue::script_type confirm_after(ManualClock::duration d) {
+  Venue::script_type s;
   s.latency = d;
   return s;
 }
@@ -88,14 +90,14 @@ TEST_CASE("the stop-loss closes the position on the first attempt when the venue
   REQUIRE(strategy.report()->closed());
   CHECK(strategy.report()->attempts == 1);
   CHECK(strategy.report()->exit_time == 2s);
-  CHECK(crash.venue.sold("SOL") == Approx(1000));
+  CHECK(crash.venue.sold("SOL") == 1000);
   CHECK(strategy.loss_pct() == Approx(5.0 + 2.0 / 6.0).epsilon(1e-9));
 }
 
 TEST_CASE("a lost confirmation costs seconds, not minutes, and nothing is sold twice") {
   Crash crash;
   crash.venue.open_position("SOL", 1000);
-  exitguard::testing::BasicMockAttemptScript<ManualClock::duration> lost;
+  Venue::script_type lost;
   lost.fate = MockFate::land_late;
   lost.lands_after = 25s;  // the first transaction lands after the second was sent
   crash.venue.push(lost);
@@ -109,7 +111,7 @@ TEST_CASE("a lost confirmation costs seconds, not minutes, and nothing is sold t
   REQUIRE(strategy.report()->closed());
   CHECK(strategy.report()->exit_time <= 30s);
   CHECK(strategy.loss_pct() < 7.0);
-  CHECK(crash.venue.sold("SOL") == Approx(1000));  // the late landing sold nothing more
+  CHECK(crash.venue.sold("SOL") == 1000);  // the late landing sold nothing more
 }
 
 TEST_CASE("during an outage both exits end by the deadline and the breaker halts trading") {

@@ -543,8 +543,9 @@ class exit_operation final : public exit_answer_sink,
       // The user's verdicts, needed only for what the venue did not fill.
       const bool needs_verdict = !a.answered || a.outcome.status == SubmitStatus::rejected;
       if (needs_verdict && err) {
-        if (err == error::operation_threw)
-          a.kind = FailureKind::in_doubt;  // a venue that threw may have sent the order
+        // A venue that threw, or an operation we cancelled, may have sent the order.
+        if (err == error::operation_threw || err == boost::asio::error::operation_aborted)
+          a.kind = FailureKind::in_doubt;
         else
           a.kind = contain("classifier threw", FailureKind::in_doubt, [&] { return s.classifier(err); });
         a.escalates = contain("escalation rule threw", false, [&] { return s.escalates(err); });

@@ -60,7 +60,7 @@ struct ExitOrder {
   double max_slippage_bps = 0;     // from the reference price at submit time
   std::uint32_t attempt = 0;       // 1-based, across the whole exit
   std::uint32_t step = 0;          // 0-based ladder step
-  std::string exclusivity_key{};   // the same for every attempt of one exit
+  std::string exclusivity_key{};   // shared by the exit's attempts until one lands, then a new one (exit-<id>-<n>)
   bool reduce_only = true;         // an exit never opens the opposite position
 };
 
