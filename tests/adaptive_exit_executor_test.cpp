@@ -1,6 +1,7 @@
 #include <exitguard/adaptive_exit_executor.hpp>
 
 #include "support/exit_fixture.hpp"
+#include "support/quantity_string.hpp"
 
 #include <exitguard/error.hpp>
 #include <exitguard/exit_attempt_tracker.hpp>
@@ -18,6 +19,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -37,6 +39,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -45,7 +48,9 @@
 #include <limits>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <type_traits>
@@ -110,7 +115,7 @@ class TokenVenue {
 
   std::vector<exitguard::ExitOrder> orders;
   std::vector<Clock::time_point> sent;
-  double sold = 0;
+  exitguard::Quantity sold;
 
  private:
   template <class Handler>
@@ -203,6 +208,9 @@ TEST_CASE("AdaptiveExitExecutor defaults are the design document's numbers", "[a
   CHECK(s.deadline == 30s);
   CHECK(s.final_window == 10s);
   CHECK(s.audit_capacity == 128);
+  CHECK(s.max_attempts_per_exit == 64);
+  CHECK(s.late_answer_horizon == 90s);
+  CHECK_FALSE(s.breaker_counts_market_rejections);
   REQUIRE(s.classifier);
   REQUIRE(s.escalates);
   CHECK(s.escalates(make_error_code(error::slippage_exceeded)));
@@ -336,6 +344,47 @@ TEST_CASE("settings: the deadline and the final window", "[adaptive_exit_executo
     s.ladder[1].policy.min_attempt_window = 2s;  // exactly the window: fits
     CHECK(s.validate() == error_code{});
   }
+  SECTION("a deadline longer than 10 minutes") {
+    Settings s;
+    s.deadline = std::chrono::minutes(10) + 1s;
+    s.late_answer_horizon = std::chrono::minutes(20);
+    require_refused(s, error::deadline_too_long);
+    s.deadline = std::chrono::minutes(10);  // the bound itself is accepted
+    CHECK(s.validate() == error_code{});
+  }
+}
+
+TEST_CASE("settings: the late-answer horizon and the exit's attempt limit", "[adaptive_exit_executor][config]") {
+  SECTION("the horizon must be after the deadline") {
+    Settings s;
+    s.late_answer_horizon = s.deadline;
+    require_refused(s, error::invalid_late_answer_horizon);
+    s.late_answer_horizon = s.deadline + 1s;
+    CHECK(s.validate() == error_code{});
+  }
+  SECTION("a longer deadline needs a longer horizon") {
+    Settings s;
+    s.deadline = std::chrono::minutes(5);  // the default horizon (90 s) is now before it
+    require_refused(s, error::invalid_late_answer_horizon);
+  }
+  SECTION("the horizon is at most an hour") {
+    Settings s;
+    s.late_answer_horizon = std::chrono::hours(1) + 1s;
+    require_refused(s, error::invalid_late_answer_horizon);
+    s.late_answer_horizon = std::chrono::hours(1);
+    CHECK(s.validate() == error_code{});
+  }
+  SECTION("the attempt limit is 1..1000") {
+    Settings s;
+    s.max_attempts_per_exit = 0;
+    require_refused(s, error::invalid_exit_attempt_limit);
+    s.max_attempts_per_exit = 1001;
+    require_refused(s, error::invalid_exit_attempt_limit);
+    s.max_attempts_per_exit = 1;
+    CHECK(s.validate() == error_code{});
+    s.max_attempts_per_exit = 1000;
+    CHECK(s.validate() == error_code{});
+  }
 }
 
 TEST_CASE("settings: the audit capacity", "[adaptive_exit_executor][config]") {
@@ -353,21 +402,28 @@ TEST_CASE("settings: the audit capacity", "[adaptive_exit_executor][config]") {
 TEST_CASE("invalid requests end ExitFailed at once, with nothing sent", "[adaptive_exit_executor][request]") {
   Clock::reset();
   ExitFixture f;
+  // Quantities are exact (no NaN or infinity): what is invalid is a quantity below
+  // one lot, or a lot that is not positive.
   struct Case {
-    double quantity;
+    exitguard::Quantity quantity;
     double price;
+    exitguard::Quantity lot;
     error expected;
   };
   const Case cases[] = {
-      {0, 95, error::invalid_quantity},  {-1, 95, error::invalid_quantity}, {not_a_number, 95, error::invalid_quantity},
-      {infinity, 95, error::invalid_quantity}, {1000, 0, error::invalid_price},  {1000, -95, error::invalid_price},
-      {1000, not_a_number, error::invalid_price},
+      {0, 95, 1, error::invalid_quantity},       {-1, 95, 1, error::invalid_quantity},
+      {9, 95, 10, error::invalid_quantity},      {1000, 95, 0, error::invalid_lot_size},
+      {1000, 95, -10, error::invalid_lot_size},  {1000, 0, 1, error::invalid_price},
+      {1000, -95, 1, error::invalid_price},      {1000, not_a_number, 1, error::invalid_price},
+      {1000, infinity, 1, error::invalid_price},
   };
   for (const Case& c : cases) {
-    INFO("quantity " << c.quantity << ", signal price " << c.price);
+    INFO("quantity " << exitguard::to_string(c.quantity) << ", signal price " << c.price << ", lot "
+                     << exitguard::to_string(c.lot));
     auto request = f.open("SOL-1", 1000);
     request.quantity = c.quantity;
     request.signal_price = c.price;
+    request.lot_size = c.lot;
     auto [ec, r] = f.run(request);
     CHECK(ec == c.expected);
     CHECK(r.error == c.expected);
@@ -409,8 +465,14 @@ TEST_CASE("happy path: one attempt closes the position at the fill time", "[adap
   CHECK(r.breaker_state == BreakerState::closed);
   CHECK(r.trading_state == TradingState::running);
   CHECK(r.reason == "position closed");
+  CHECK(r.failure_cause == exitguard::ExitFailureCause::none);
+  CHECK_FALSE(r.counts_for_breaker);
+  CHECK(r.open_quantity == 0);
+  CHECK(r.late_fills == 0);
+  CHECK(r.anomalies == 0);
   CHECK(trail_states(r) ==
         std::vector<S>{S::position_open, S::exit_signal_received, S::exit_submitted, S::position_closed});
+  CHECK(r.audit_trail[0].reason == "exit signal");  // not the request's reason ("stop-loss")
   CHECK(r.audit_trail[1].time == at(0s));
   CHECK(r.audit_trail[1].attempt == 1);
   CHECK(r.audit_trail[2].time == at(2s));
@@ -521,6 +583,9 @@ TEST_CASE("ladder: a venue that never answers spends every step's budget, then t
                                           S::market_exit_submitted, S::exit_timed_out, S::market_exit_submitted,
                                           S::exit_timed_out, S::exit_failed});
   CHECK(r.audit_trail.back().time == at(30s));
+  CHECK(r.failure_cause == exitguard::ExitFailureCause::infrastructure);
+  CHECK(r.counts_for_breaker);
+  CHECK(r.open_quantity == 1000);
   CHECK(r.breaker_state == BreakerState::closed);  // one failure: below the threshold of 2
   CHECK(f.breaker.consecutive_failures() == 1);
 }
@@ -576,7 +641,7 @@ TEST_CASE("partial fill: the remainder is sent at once, with no backoff", "[adap
   CHECK(r.exit_time == 4s);
   CHECK(r.attempts == 2);
   CHECK_FALSE(r.escalated);
-  CHECK(r.filled_quantity == Approx(1000).epsilon(1e-12));
+  CHECK(r.filled_quantity == 1000);
   const double vwap = (400 * 95 * 0.999 + 600 * 95 * 0.997) / 1000;
   CHECK(r.average_price == Approx(vwap).epsilon(1e-12));
   CHECK(r.realized_slippage_bps == Approx(22).epsilon(1e-9));  // 0.4 * 10 + 0.6 * 30
@@ -585,7 +650,7 @@ TEST_CASE("partial fill: the remainder is sent at once, with no backoff", "[adap
   REQUIRE(subs.size() == 2);
   CHECK(subs[0].order.quantity == 1000);
   CHECK(subs[1].sent == at(2s));  // the same instant as the partial fill
-  CHECK(subs[1].order.quantity == Approx(600).epsilon(1e-12));
+  CHECK(subs[1].order.quantity == 600);
   CHECK(subs[1].order.step == 0);
   CHECK(subs[1].order.attempt == 2);
   // The first key landed: the remainder needs a fresh one.
@@ -593,12 +658,12 @@ TEST_CASE("partial fill: the remainder is sent at once, with no backoff", "[adap
 
   REQUIRE(r.attempt_records.size() == 2);
   CHECK(r.attempt_records[0].outcome == AttemptOutcome::partially_filled);
-  CHECK(r.attempt_records[0].filled_quantity == Approx(400).epsilon(1e-12));
+  CHECK(r.attempt_records[0].filled_quantity == 400);
   CHECK(r.attempt_records[1].outcome == AttemptOutcome::filled);
-  CHECK(r.attempt_records[1].filled_quantity == Approx(600).epsilon(1e-12));
+  CHECK(r.attempt_records[1].filled_quantity == 600);
   CHECK(trail_states(r) == std::vector<S>{S::position_open, S::exit_signal_received, S::exit_submitted,
                                           S::partially_filled, S::exit_submitted, S::position_closed});
-  CHECK(f.venue.sold("SOL-1") == Approx(1000).epsilon(1e-12));
+  CHECK(f.venue.sold("SOL-1") == 1000);
 }
 
 TEST_CASE("partial fill: the remainder does not spend an attempt of the step's retry budget",
@@ -622,13 +687,13 @@ TEST_CASE("partial fill: the remainder does not spend an attempt of the step's r
   REQUIRE(subs.size() == 3);
   CHECK(subs[1].sent == at(2s));
   CHECK(subs[2].sent == at(4s));
-  CHECK(subs[1].order.quantity == Approx(600).epsilon(1e-12));
-  CHECK(subs[2].order.quantity == Approx(300).epsilon(1e-12));
+  CHECK(subs[1].order.quantity == 600);
+  CHECK(subs[2].order.quantity == 300);
   for (const auto& sub : subs) {
     CHECK(sub.order.step == 0);
     CHECK(sub.order.kind == OrderKind::limit);
   }
-  CHECK(r.filled_quantity == Approx(1000).epsilon(1e-12));
+  CHECK(r.filled_quantity == 1000);
   CHECK(r.average_price == Approx(95).epsilon(1e-12));
 }
 
@@ -672,6 +737,8 @@ TEST_CASE("rejection: a permanent one makes exactly one attempt and fails with i
   CHECK(f.venue.submissions().size() == 1);
   CHECK(trail_states(r) == std::vector<S>{S::position_open, S::exit_signal_received, S::exit_submitted,
                                           S::exit_rejected, S::exit_failed});
+  CHECK(r.failure_cause == exitguard::ExitFailureCause::venue);
+  CHECK(r.counts_for_breaker);
   CHECK(f.breaker.consecutive_failures() == 1);
 }
 
@@ -697,6 +764,30 @@ TEST_CASE("rejection: slippage_exceeded escalates at once to the market step", "
   CHECK(trail_states(r) == std::vector<S>{S::position_open, S::exit_signal_received, S::exit_submitted,
                                           S::exit_rejected, S::emergency_escalation, S::market_exit_submitted,
                                           S::position_closed});
+}
+
+TEST_CASE("rejection: an exit failed only because the market moved does not count for the breaker",
+          "[adaptive_exit_executor][reject][breaker]") {
+  Clock::reset();
+  const bool counted = GENERATE(false, true);
+  INFO("breaker_counts_market_rejections " << counted);
+  Settings s;
+  s.breaker_counts_market_rejections = counted;
+  ExitFixture f(s);
+  f.venue.set_default(reject(error::slippage_exceeded, 1s));
+  auto [ec, r] = f.run(f.open());
+
+  // The limit attempt escalates at once; the market step re-quotes until no attempt
+  // fits before the deadline (not 3 times, its policy's max_attempts): at 1 s, 2.5 s,
+  // 4.5 s, then every 3 s (1 s answers, 2 s backoff) to 28.5 s, rejected at 29.5 s.
+  CHECK(ec == error::deadline_exceeded);
+  CHECK(r.escalated);
+  CHECK(r.attempts == 12);
+  CHECK(r.exit_time == 29500ms);
+  CHECK(f.venue.submissions().back().sent == at(28500ms));
+  CHECK(r.failure_cause == exitguard::ExitFailureCause::market);
+  CHECK(r.counts_for_breaker == counted);
+  CHECK(f.breaker.consecutive_failures() == (counted ? 1u : 0u));
 }
 
 // =====================================================================================
@@ -732,6 +823,35 @@ TEST_CASE("in doubt (a): with exclusive attempts the next attempt reuses the key
   CHECK_FALSE(f.venue.landings()[1].applied);
 }
 
+TEST_CASE("in doubt: a submit that throws is an attempt in doubt, not a rejection",
+          "[adaptive_exit_executor][in_doubt]") {
+  Clock::reset();
+  const bool on_call = GENERATE(false, true);
+  INFO((on_call ? "submit() throws: nothing was sent" : "the awaitable throws when the answer is due"));
+  ExitFixture f;
+  Script throws;
+  throws.fate = Fate::throws;
+  throws.throw_on_call = on_call;
+  f.venue.push(throws);
+  f.venue.set_default(fill(2s));
+  auto [ec, r] = f.run(f.open());
+
+  CHECK_FALSE(ec);
+  CHECK(r.closed());
+  CHECK(r.attempts == 2);
+  REQUIRE(r.attempt_records.size() == 2);
+  CHECK(r.attempt_records[0].outcome == AttemptOutcome::in_doubt);
+  CHECK(r.attempt_records[0].error == error::operation_threw);
+  // In doubt at 0 s (or 2 s); the venue's attempts are exclusive: the next one goes after the 1 s backoff.
+  const Clock::duration doubt = on_call ? 0s : 2s;
+  REQUIRE(f.venue.submissions().size() == 2);
+  CHECK(f.venue.submissions()[1].sent == at(doubt + 1s));
+  CHECK(f.venue.submissions()[1].order.exclusivity_key == f.venue.submissions()[0].order.exclusivity_key);
+  CHECK(r.exit_time == doubt + 3s);
+  CHECK(trail_states(r) == std::vector<S>{S::position_open, S::exit_signal_received, S::exit_submitted,
+                                          S::exit_timed_out, S::exit_submitted, S::position_closed});
+}
+
 TEST_CASE("in doubt (b): reconciliation sizes the next attempt to what really remains",
           "[adaptive_exit_executor][in_doubt]") {
   Clock::reset();
@@ -750,16 +870,16 @@ TEST_CASE("in doubt (b): reconciliation sizes the next attempt to what really re
   const auto& subs = f.venue.submissions();
   REQUIRE(subs.size() == 2);
   CHECK(subs[1].sent == at(4200ms));
-  CHECK(subs[1].order.quantity == Approx(600).epsilon(1e-12));
+  CHECK(subs[1].order.quantity == 600);
   CHECK(r.exit_time == 6200ms);
   CHECK(r.attempts == 2);
-  CHECK(r.filled_quantity == Approx(1000).epsilon(1e-12));
+  CHECK(r.filled_quantity == 1000);
   CHECK(r.average_price == Approx(95).epsilon(1e-12));
   CHECK(r.attempt_records[0].outcome == AttemptOutcome::in_doubt);
-  CHECK(r.attempt_records[1].filled_quantity == Approx(600).epsilon(1e-12));
+  CHECK(r.attempt_records[1].filled_quantity == 600);
 
   CHECK(f.driver.run_for(60s));
-  CHECK(f.venue.sold("SOL-1") == Approx(1000).epsilon(1e-12));
+  CHECK(f.venue.sold("SOL-1") == 1000);
 }
 
 TEST_CASE("in doubt (b): an attempt landing after the reconciliation still never oversells",
@@ -783,13 +903,13 @@ TEST_CASE("in doubt (b): an attempt landing after the reconciliation still never
   REQUIRE(subs.size() == 2);
   CHECK(subs[1].order.quantity == 1000);
   CHECK(r.attempts == 2);
-  CHECK(r.filled_quantity == Approx(1000).epsilon(1e-12));
+  CHECK(r.filled_quantity == 1000);
   CHECK(trail_states(r) == std::vector<S>{S::position_open, S::exit_signal_received, S::exit_submitted,
                                           S::exit_timed_out, S::exit_submitted, S::partially_filled,
                                           S::position_closed});
   CHECK(f.driver.run_for(60s));
-  CHECK(f.venue.sold("SOL-1") == Approx(1000).epsilon(1e-12));
-  CHECK(f.venue.position("SOL-1") == Approx(0).margin(1e-9));
+  CHECK(f.venue.sold("SOL-1") == 1000);
+  CHECK(f.venue.position("SOL-1") == 0);
 }
 
 TEST_CASE("in doubt with neither exclusivity nor queries: nothing more is sent, ExitFailed at the deadline",
@@ -876,17 +996,17 @@ TEST_CASE("in doubt with neither: a late partial fill resolves the doubt and the
   const auto& subs = f.venue.submissions();
   REQUIRE(subs.size() == 2);
   CHECK(subs[1].sent == at(12s));
-  CHECK(subs[1].order.quantity == Approx(600).epsilon(1e-12));
+  CHECK(subs[1].order.quantity == 600);
   CHECK(subs[1].order.exclusivity_key != subs[0].order.exclusivity_key);  // the first key landed
   CHECK(r.exit_time == 14s);
   CHECK(r.attempts == 2);
-  CHECK(r.filled_quantity == Approx(1000).epsilon(1e-12));
+  CHECK(r.filled_quantity == 1000);
   CHECK(r.attempt_records[0].late_fill);
-  CHECK(r.attempt_records[0].filled_quantity == Approx(400).epsilon(1e-12));
+  CHECK(r.attempt_records[0].filled_quantity == 400);
   CHECK(trail_states(r) == std::vector<S>{S::position_open, S::exit_signal_received, S::exit_submitted,
                                           S::exit_timed_out, S::partially_filled, S::exit_submitted,
                                           S::position_closed});
-  CHECK(f.venue.sold("SOL-1") == Approx(1000).epsilon(1e-12));
+  CHECK(f.venue.sold("SOL-1") == 1000);
 }
 
 // =====================================================================================
@@ -898,9 +1018,7 @@ TEST_CASE("late fill after abandon: the abandoned attempt's landing closes the e
   Clock::reset();
   Settings s;
   int after_exit_calls = 0;
-  s.on_late_fill_after_exit = [&after_exit_calls](std::uint64_t, const std::string&, double, double) {
-    ++after_exit_calls;
-  };
+  s.on_late_fill_after_exit = [&after_exit_calls](const exitguard::LateFillAfterExit&) { ++after_exit_calls; };
   ExitFixture f(s);
   f.venue.push(land_late(12s));  // abandoned at 8 s, lands at 12 s
   f.venue.push(fill(5s));        // attempt 2, sent at 9 s, would land at 14 s
@@ -951,14 +1069,14 @@ TEST_CASE("late partial fill while a later attempt on the same key is pending: t
   REQUIRE(subs.size() == 3);
   CHECK(subs[1].order.exclusivity_key == subs[0].order.exclusivity_key);
   CHECK(subs[2].sent == at(14s));
-  CHECK(subs[2].order.quantity == Approx(600).epsilon(1e-12));
+  CHECK(subs[2].order.quantity == 600);
   CHECK(subs[2].order.exclusivity_key != subs[0].order.exclusivity_key);
   CHECK(r.exit_time == 16s);
   CHECK(r.attempts == 3);
-  CHECK(r.filled_quantity == Approx(1000).epsilon(1e-12));
+  CHECK(r.filled_quantity == 1000);
   CHECK(r.attempt_records[0].late_fill);
   CHECK(r.attempt_records[1].outcome == AttemptOutcome::rejected);
-  CHECK(f.venue.sold("SOL-1") == Approx(1000).epsilon(1e-12));
+  CHECK(f.venue.sold("SOL-1") == 1000);
 }
 
 TEST_CASE("late fill after abandon without exclusivity: the pending attempt fills nothing more",
@@ -984,17 +1102,9 @@ TEST_CASE("late fill after abandon without exclusivity: the pending attempt fill
 TEST_CASE("late fill after the exit ended: on_late_fill_after_exit is told once, nothing double counted",
           "[adaptive_exit_executor][late_fill]") {
   Clock::reset();
-  struct Told {
-    std::uint64_t exit_id;
-    std::string position_id;
-    double quantity;
-    double price;
-  };
-  std::vector<Told> told;
+  std::vector<exitguard::LateFillAfterExit> told;
   Settings s;
-  s.on_late_fill_after_exit = [&told](std::uint64_t id, const std::string& pos, double qty, double price) {
-    told.push_back({id, pos, qty, price});
-  };
+  s.on_late_fill_after_exit = [&told](const exitguard::LateFillAfterExit& fill) { told.push_back(fill); };
   ExitFixture f(s);
   f.venue.push(land_late(40s));  // lands 10 s after the deadline
   f.venue.set_default(lost());
@@ -1010,8 +1120,11 @@ TEST_CASE("late fill after the exit ended: on_late_fill_after_exit is told once,
   REQUIRE(told.size() == 1);
   CHECK(told[0].exit_id == r.exit_id);
   CHECK(told[0].position_id == "SOL-1");
+  CHECK(told[0].attempt == 1);
+  CHECK(told[0].transaction_id == "tx-1");
   CHECK(told[0].quantity == 1000);
   CHECK(told[0].price == 95);
+  CHECK(told[0].filled_quantity == 1000);  // the corrected total
   CHECK(f.venue.sold("SOL-1") == 1000);  // the later attempts shared its key: none could land too
 }
 
@@ -1064,9 +1177,20 @@ TEST_CASE("halt while an attempt is pending: no new attempt, ExitFailed trading_
   CHECK(ec == error::trading_halted);
   CHECK(r.final_state == S::exit_failed);
   CHECK(r.attempts == 1);
-  CHECK(r.exit_time == 9s);  // timed out at 8 s; the check before the next attempt (after the backoff) refuses it
+  // Timed out at 8 s: the halt is taken with that event (the driver checks the trading
+  // state before every event), and with nothing left in flight the exit ends then; it
+  // does not wait out a backoff that can lead to no attempt.
+  CHECK(r.exit_time == 8s);
   CHECK(f.venue.submissions().size() == 1);
   CHECK(r.trading_state == TradingState::halted);
+  CHECK(r.failure_cause == exitguard::ExitFailureCause::refused);
+  CHECK_FALSE(r.counts_for_breaker);  // the halt, not the venue, stopped it
+  CHECK(f.breaker.consecutive_failures() == 0);
+  // "trading halted" is a note: it changes no state.
+  const auto notes = audit_notes(r);
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].reason == "trading halted");
+  CHECK(notes[0].error == error::trading_halted);
 }
 
 TEST_CASE("halt: under ReduceOnly exits proceed", "[adaptive_exit_executor][halt]") {
@@ -1116,6 +1240,20 @@ TEST_CASE("breaker: two failed exits trip it and halt trading, the third is refu
   CHECK(r3.breaker_tripped);
   CHECK(f.venue.submissions().size() == 2);  // nothing sent for C
   CHECK(f.breaker.trips() == 1);
+
+  // Trading cannot be resumed while the breaker that halted it is open: reset it first.
+  const auto refused = f.halt.resume("ops", "too early");
+  CHECK_FALSE(refused);
+  CHECK(refused.error == error::circuit_open);
+  CHECK(f.halt.state() == TradingState::halted);
+  f.breaker.reset("ops", "venue fixed");
+  CHECK(f.breaker.state() == BreakerState::closed);
+  CHECK(f.halt.state() == TradingState::halted);  // two deliberate steps
+  CHECK(f.halt.resume("ops", "venue fixed"));
+  f.venue.set_default(fill(2s));
+  auto [ec4, r4] = f.run(f.open("D"));
+  CHECK_FALSE(ec4);
+  CHECK(r4.closed());
 }
 
 TEST_CASE("breaker: a cancelled exit counts neither way, a success resets the count",
@@ -1262,9 +1400,17 @@ TEST_CASE("cancellation while waiting on an unresolvable doubt stops the abandon
   CHECK(ec == asio::error::operation_aborted);
   CHECK(r.final_state == S::exit_cancelled);
   CHECK(r.exit_time == 15s);
-  CHECK(f.venue.pending_answers() == 0);
+  // The abandoned submit may still land (reality wins): the cancelled exit keeps
+  // taking its answer until the late-answer horizon (90 s after the signal), then
+  // stops it and lets go; nothing of the exit is left waiting after that.
+  CHECK(f.venue.pending_answers() == 1);
+  f.driver.advance(74s);
+  CHECK(f.venue.pending_answers() == 1);
   CHECK(f.driver.run_for(std::chrono::hours(1)));
-  CHECK(f.now() == 15s);
+  CHECK(f.venue.pending_answers() == 0);
+  CHECK(f.now() == 90s);
+  CHECK(f.venue.submissions().size() == 1);
+  CHECK(result->calls == 1);
 }
 
 // =====================================================================================
@@ -1371,7 +1517,9 @@ TEST_CASE("a token-style venue (async_submit only) works like the awaitable Mock
   CHECK(r.attempt_records[0].transaction_id == "tok-1");
   REQUIRE(venue.orders.size() == 1);
   CHECK(venue.orders[0].quantity == 250);
-  CHECK(venue.orders[0].limit_price == 0);  // no reference price offered
+  // No reference price offered: the limit is derived from the signal price (no order
+  // goes out without a finite positive limit price).
+  CHECK(venue.orders[0].limit_price == Approx(95 * 0.99).epsilon(1e-12));
   CHECK(venue.sold == 250);
   CHECK(f.driver.run_for(std::chrono::hours(1)));
 }
@@ -1456,4 +1604,510 @@ TEST_CASE("multi-threaded: 100 concurrent exits on 4 threads all close", "[adapt
   CHECK(*ids.begin() == 1);
   CHECK(*ids.rbegin() == exits_n);
   venues.clear();  // before the io_context
+}
+
+// =====================================================================================
+// Regressions: containment, deadlines, late answers, lifetimes
+// =====================================================================================
+
+namespace {
+
+// Counts what the metrics sink is told (single-threaded tests).
+struct CountingSink final : exitguard::MetricsSink {
+  int started = 0;
+  int finished = 0;
+  int refused = 0;
+  std::vector<exitguard::ExitSummary> summaries;
+  int in_flight() const { return started - finished; }
+  void exit_started() override { ++started; }
+  void exit_finished(const exitguard::ExitSummary& s) override {
+    ++finished;
+    summaries.push_back(s);
+  }
+  void exit_refused(std::string_view) override { ++refused; }
+};
+
+// A request for `quantity` of `id` (the position opened at `venue`).
+template <class V>
+exitguard::ExitRequest opened(V& venue, std::string id, exitguard::Quantity quantity = 1000) {
+  venue.open_position(id, quantity);
+  exitguard::ExitRequest r;
+  r.position_id = std::move(id);
+  r.quantity = quantity;
+  r.signal_price = 95;
+  return r;
+}
+
+// Two failed exits trip the fixture's breaker (it needs a 60 s cooldown); then the
+// cooldown passes: the next exit is the half-open probe.
+void trip_and_cool_down(ExitFixture& f) {
+  f.venue.set_default(reject(error::insufficient_funds, 1s));
+  CHECK(f.run(f.open("A")).first == error::insufficient_funds);
+  CHECK(f.run(f.open("B")).first == error::insufficient_funds);
+  REQUIRE(f.breaker.state() == BreakerState::open);
+  REQUIRE(f.halt.state() == TradingState::halted);
+  f.driver.advance(60s);
+}
+
+BreakerSettings with_cooldown() {
+  BreakerSettings bs;
+  bs.cooldown = 60s;
+  return bs;
+}
+
+// A MockVenue whose reference_price throws.
+struct ThrowingPriceVenue : Venue {
+  using Venue::Venue;
+  double reference_price(const std::string&) const { throw std::runtime_error("reference_price: feed down"); }
+};
+
+// A MockVenue whose exclusive_attempts throws.
+struct ThrowingExclusivityVenue : Venue {
+  using Venue::Venue;
+  bool exclusive_attempts() const { throw std::runtime_error("exclusive_attempts: config unreadable"); }
+};
+
+static_assert(exitguard::ProvidesReferencePrice<ThrowingPriceVenue>);
+static_assert(exitguard::DeclaresExclusiveAttempts<ThrowingExclusivityVenue>);
+
+// The checks every containment regression makes on the probe exit's report.
+void check_contained(const Report& r, const CountingSink& sink) {
+  CHECK(r.exit_id != 0);
+  CHECK(r.attempts >= 1);
+  CHECK(r.attempt_records.size() == r.attempts);
+  CHECK(audit_has_error(r, error::callback_threw));
+  CHECK(r.anomalies >= 1);
+  CHECK(sink.in_flight() == 0);
+  CHECK(sink.started == sink.finished);
+}
+
+}  // namespace
+
+TEST_CASE("a classifier that throws: the exit ends with a full report, the breaker and the gauge are told",
+          "[adaptive_exit_executor][regression][containment]") {
+  Clock::reset();
+  CountingSink sink;
+  Settings s;
+  // Throws for venue_unavailable only: the exits that trip the breaker are classified as usual.
+  s.classifier = [](const error_code& ec) {
+    if (ec == error::venue_unavailable) throw std::runtime_error("classifier bug");
+    return exitguard::DefaultClassifier{}(ec);
+  };
+  ExitFixture f(s, &sink, with_cooldown());
+  trip_and_cool_down(f);
+
+  // The probe: its first answer's classifier throws (the rejection is then taken as in
+  // doubt); the venue's attempts are exclusive, so the next one goes and fills.
+  f.venue.push(reject(error::venue_unavailable, 1s));
+  f.venue.set_default(fill(2s));
+  auto probe = f.start(f.open("C"));
+  f.driver.poll();
+  REQUIRE(f.breaker.state() == BreakerState::half_open);
+  auto [ec, r] = f.finish(probe);
+  CHECK_FALSE(ec);
+  CHECK(r.closed());
+  CHECK(r.attempts == 2);
+  CHECK(r.attempt_records[0].outcome == AttemptOutcome::in_doubt);  // not a permanent rejection
+  check_contained(r, sink);
+  // The probe's success was recorded: the breaker closed and trading resumed.
+  CHECK(f.breaker.state() == BreakerState::closed);
+  CHECK(f.halt.state() == TradingState::running);
+  CHECK(sink.started == 3);
+}
+
+TEST_CASE("a reference_price that throws: the exit ends with a full report, the breaker and the gauge are told",
+          "[adaptive_exit_executor][regression][containment]") {
+  Clock::reset();
+  CountingSink sink;
+  ExitFixture f({}, &sink, with_cooldown());
+  trip_and_cool_down(f);
+
+  ThrowingPriceVenue venue(f.ioc.get_executor(), exitguard::testing::constant_price(95.0));
+  venue.set_default(fill(2s));
+  auto probe = f.start_on(venue, opened(venue, "C"));
+  f.driver.poll();
+  REQUIRE(f.breaker.state() == BreakerState::half_open);
+  auto [ec, r] = f.finish(probe);
+  CHECK_FALSE(ec);
+  CHECK(r.closed());
+  CHECK(r.attempts == 1);
+  check_contained(r, sink);
+  CHECK(audit_has_error(r, error::invalid_reference_price));
+  // No price from the venue: the limit is derived from the signal price.
+  REQUIRE(venue.submissions().size() == 1);
+  CHECK(venue.submissions()[0].order.limit_price == Approx(95 * 0.99).epsilon(1e-12));
+  CHECK(f.breaker.state() == BreakerState::closed);
+  CHECK(f.halt.state() == TradingState::running);
+}
+
+TEST_CASE("an exclusive_attempts that throws: the exit ends with a full report, the breaker and the gauge are told",
+          "[adaptive_exit_executor][regression][containment]") {
+  Clock::reset();
+  CountingSink sink;
+  ExitFixture f({}, &sink, with_cooldown());
+  trip_and_cool_down(f);
+
+  ThrowingExclusivityVenue venue(f.ioc.get_executor(), exitguard::testing::constant_price(95.0));
+  // A throwing exclusive_attempts counts as "not exclusive": after the attempt in doubt
+  // the exit reconciles through a position query before it sends again.
+  venue.push(lost());
+  venue.set_default(fill(2s));
+  auto probe = f.start_on(venue, opened(venue, "C"));
+  f.driver.poll();
+  REQUIRE(f.breaker.state() == BreakerState::half_open);
+  auto [ec, r] = f.finish(probe);
+  CHECK_FALSE(ec);
+  CHECK(r.closed());
+  CHECK(r.attempts == 2);
+  check_contained(r, sink);
+  CHECK(venue.queries().size() == 1);
+  CHECK(f.breaker.state() == BreakerState::closed);
+  CHECK(f.halt.state() == TradingState::running);
+}
+
+TEST_CASE("an exit whose time ran out reports deadline_exceeded", "[adaptive_exit_executor][regression][deadline]") {
+  Clock::reset();
+  SECTION("a full outage: every attempt times out until the deadline") {
+    CountingSink sink;
+    ExitFixture f({}, &sink);
+    f.venue.add_outage(at(0s), at(std::chrono::hours(1)));
+    auto [ec, r] = f.run(f.open());
+    CHECK(ec == error::deadline_exceeded);  // never attempts_exhausted: time ran out
+    CHECK(r.error == error::deadline_exceeded);
+    CHECK(r.final_state == S::exit_failed);
+    CHECK(r.exit_time == 30s);
+    CHECK(r.escalated);
+    CHECK(r.attempts == 5);
+    CHECK(r.open_quantity == 1000);
+    CHECK(r.failure_cause == exitguard::ExitFailureCause::infrastructure);
+    CHECK(r.counts_for_breaker);
+    CHECK(f.breaker.consecutive_failures() == 1);
+    // The exits_deadline_exceeded metric's path.
+    REQUIRE(sink.summaries.size() == 1);
+    CHECK(sink.summaries[0].deadline_exceeded);
+    CHECK(sink.summaries[0].error == error::deadline_exceeded);
+    CHECK(sink.summaries[0].attempts == 5);
+    CHECK(sink.in_flight() == 0);
+  }
+  SECTION("the exit's attempt limit reached with time left is attempts_exhausted, not a deadline") {
+    CountingSink sink;
+    Settings s;
+    s.max_attempts_per_exit = 3;
+    ExitFixture f(s, &sink);
+    f.venue.add_outage(at(0s), at(std::chrono::hours(1)));
+    auto [ec, r] = f.run(f.open());
+    CHECK(ec == error::attempts_exhausted);
+    CHECK(r.attempts == 3);
+    CHECK(r.exit_time < 30s);
+    REQUIRE(sink.summaries.size() == 1);
+    CHECK_FALSE(sink.summaries[0].deadline_exceeded);
+  }
+}
+
+TEST_CASE("a landing after a cancelled exit is recorded", "[adaptive_exit_executor][regression][late_fill]") {
+  Clock::reset();
+  std::vector<exitguard::LateFillAfterExit> told;
+  Settings s;
+  s.on_late_fill_after_exit = [&told](const exitguard::LateFillAfterExit& fill) { told.push_back(fill); };
+  ExitFixture f(s);
+  f.venue.push(fill(2s, 0.4));    // attempt 1: 400 at 2 s
+  f.venue.push(land_late(20s));   // attempt 2 (the 600 left, sent at 2 s): times out at 10 s, lands at 22 s
+  f.venue.set_default(fill(2s));
+  asio::cancellation_signal cancel;
+  auto result = f.start(f.open(), cancel.slot());
+  f.driver.advance(10500ms);  // attempt 2 in doubt since 10 s, backing off until 11 s
+  REQUIRE_FALSE(result->done());
+  cancel.emit(asio::cancellation_type::terminal);
+  auto [ec, r] = f.finish(result);
+  CHECK(ec == asio::error::operation_aborted);
+  CHECK(r.final_state == S::exit_cancelled);
+  CHECK(r.exit_time == 10500ms);
+  CHECK(r.filled_quantity == 400);
+  CHECK(told.empty());
+
+  // Attempt 2 was given up, not stopped: it may still land, and does at 22 s.
+  CHECK(f.driver.run_for(std::chrono::hours(1)));
+  REQUIRE(told.size() == 1);
+  CHECK(told[0].exit_id == r.exit_id);
+  CHECK(told[0].position_id == "SOL-1");
+  CHECK(told[0].attempt == 2);
+  CHECK(told[0].transaction_id == "tx-2");
+  CHECK(told[0].quantity == 600);
+  CHECK(told[0].price == 95);
+  CHECK(told[0].filled_quantity == 1000);  // the corrected total, not this fill
+  CHECK(f.venue.sold("SOL-1") == 1000);
+  CHECK(f.venue.submissions().size() == 2);
+  CHECK(f.breaker.consecutive_failures() == 0);  // cancelled: neither way
+}
+
+TEST_CASE("a deferred exit started after the executor object is destroyed completes",
+          "[adaptive_exit_executor][regression][lifetime]") {
+  Clock::reset();
+  ExitFixture f;
+  f.venue.set_default(fill(2s));
+  auto exits = std::make_unique<Exits>(f.ioc.get_executor(), quiet({}), &f.breaker, &f.halt);
+  auto op = exitguard::execute_exit(*exits, f.venue, f.open(), asio::deferred);
+  exits.reset();  // the deferred operation keeps what its exit needs
+
+  auto result = std::make_shared<ExitResult>();
+  std::move(op)([result](error_code ec, Report report) {
+    ++result->calls;
+    result->ec = ec;
+    result->report = std::move(report);
+  });
+  auto [ec, r] = f.finish(result);
+  CHECK_FALSE(ec);
+  CHECK(r.closed());
+  CHECK(r.exit_id == 1);
+  CHECK(r.exit_time == 2s);
+  CHECK(f.venue.sold("SOL-1") == 1000);
+  CHECK(f.driver.run_for(std::chrono::hours(1)));
+}
+
+namespace {
+
+// Counts calls into a sink that may be destroyed; the counters outlive it.
+struct SinkCalls {
+  int total = 0;
+  bool destroyed = false;
+};
+
+struct ObservedSink final : exitguard::MetricsSink {
+  explicit ObservedSink(SinkCalls& c) : calls(&c) {}
+  ~ObservedSink() override { calls->destroyed = true; }
+  void hit() { ++calls->total; }
+  void exit_started() override { hit(); }
+  void attempt_started(std::uint32_t, OrderKind) override { hit(); }
+  void attempt_finished(std::uint32_t, OrderKind, AttemptOutcome) override { hit(); }
+  void retry(std::uint32_t) override { hit(); }
+  void escalated(std::uint32_t) override { hit(); }
+  void attempt_in_doubt() override { hit(); }
+  void late_fill(double) override { hit(); }
+  void exit_finished(const exitguard::ExitSummary&) override { hit(); }
+  void exit_refused(std::string_view) override { hit(); }
+  void breaker_tripped() override { hit(); }
+  void breaker_state(BreakerState) override { hit(); }
+  void trading_state(TradingState) override { hit(); }
+  SinkCalls* calls;
+};
+
+}  // namespace
+
+TEST_CASE("late answers after completion never call the metrics sink",
+          "[adaptive_exit_executor][regression][lifetime]") {
+  Clock::reset();
+  SinkCalls calls;
+  auto sink = std::make_unique<ObservedSink>(calls);
+  int late_fills_told = 0;
+  Settings s;
+  s.on_late_fill_after_exit = [&late_fills_told](const exitguard::LateFillAfterExit&) { ++late_fills_told; };
+  ExitFixture f(s, sink.get());
+  f.venue.push(land_late(40s));  // lands 10 s after the deadline
+  f.venue.set_default(lost());   // attempts 2-5 stay outstanding until the late-answer horizon
+  auto [ec, r] = f.run(f.open());
+  CHECK(ec == error::deadline_exceeded);
+  CHECK(calls.total > 0);
+
+  // The sink goes once the exit has completed (as its owner may do); what comes
+  // later — attempt 1's landing at 40 s, the horizon at 90 s that stops attempts
+  // 2-5 and their aborted answers — must not reach it (ASan: no use after free).
+  const int before = calls.total;
+  sink.reset();
+  REQUIRE(calls.destroyed);
+  CHECK(f.driver.run_for(std::chrono::hours(1)));
+  CHECK(late_fills_told == 1);  // late answers did arrive
+  CHECK(f.venue.pending_answers() == 0);
+  CHECK(f.now() == 90s);
+  CHECK(calls.total == before);
+}
+
+namespace {
+
+// A token-style venue that keeps every handler it is given and never completes one.
+class HoardingVenue {
+ public:
+  template <class Token>
+  auto async_submit(exitguard::ExitOrder order, Token&& token) {
+    return asio::async_initiate<Token, void(error_code, exitguard::SubmitOutcome)>(
+        [this](auto handler, exitguard::ExitOrder o) {
+          orders.push_back(std::move(o));
+          handlers_.push_back(std::make_unique<holder<decltype(handler)>>(std::move(handler)));
+        },
+        token, std::move(order));
+  }
+  std::size_t held() const { return handlers_.size(); }
+  std::vector<exitguard::ExitOrder> orders;
+
+ private:
+  struct holder_base {
+    virtual ~holder_base() = default;
+  };
+  template <class H>
+  struct holder final : holder_base {
+    explicit holder(H h) : handler(std::move(h)) {}
+    H handler;
+  };
+  std::vector<std::unique_ptr<holder_base>> handlers_;
+};
+
+// Counts the bytes allocated through it and not yet freed (the exit's state is
+// allocated with its handler's associated allocator).
+struct LiveBytes {
+  std::size_t live = 0;
+  std::size_t allocations = 0;
+};
+
+template <class T>
+struct CountingAllocator {
+  using value_type = T;
+  explicit CountingAllocator(LiveBytes* b) noexcept : bytes(b) {}
+  template <class U>
+  CountingAllocator(const CountingAllocator<U>& o) noexcept : bytes(o.bytes) {}  // NOLINT: rebinding
+  T* allocate(std::size_t n) {
+    bytes->live += n * sizeof(T);
+    ++bytes->allocations;
+    return std::allocator<T>{}.allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    bytes->live -= n * sizeof(T);
+    std::allocator<T>{}.deallocate(p, n);
+  }
+  template <class U>
+  bool operator==(const CountingAllocator<U>& o) const noexcept {
+    return bytes == o.bytes;
+  }
+  LiveBytes* bytes;
+};
+
+}  // namespace
+
+TEST_CASE("a venue that keeps a handler forever does not keep the exit alive past the io_context",
+          "[adaptive_exit_executor][regression][lifetime]") {
+  Clock::reset();
+  const bool complete_first = GENERATE(false, true);
+  INFO((complete_first ? "the exit completed (before its late-answer horizon)" : "the exit in flight"));
+  LiveBytes bytes;
+  int calls = 0;
+  error_code result;
+  {
+    auto ioc = std::make_unique<asio::io_context>();
+    auto venue = std::make_unique<HoardingVenue>();
+    {
+      exitguard::testing::VirtualTimeDriver driver(*ioc);
+      Exits exits(ioc->get_executor(), quiet({}));
+      exitguard::ExitRequest request;
+      request.position_id = "H-1";
+      request.quantity = 100;
+      request.signal_price = 95;
+      exitguard::execute_exit(exits, *venue, request,
+                              asio::bind_allocator(CountingAllocator<void>(&bytes), [&calls, &result](error_code ec, Report) {
+                                ++calls;
+                                result = ec;
+                              }));
+      if (complete_first) {
+        // Not exclusive, no queries: nothing after the first attempt's doubt; failed at the deadline.
+        REQUIRE(driver.run_until([&calls] { return calls > 0; }));
+        CHECK(result == error::in_doubt_unresolvable);
+        driver.advance(10s);  // still before the 90 s horizon: the exit waits for a late answer
+      } else {
+        driver.advance(3s);
+        CHECK(calls == 0);
+      }
+      REQUIRE(venue->held() == 1);
+      CHECK(bytes.allocations > 0);
+      CHECK(bytes.live > 0);  // the exit is alive, waiting
+    }
+    ioc.reset();  // the io_context first: its pending timer wait was the exit's last owner
+    CHECK(bytes.live == 0);  // nothing of the exit's state is left
+    CHECK(venue->held() == 1);  // the venue still holds its handler: only the exit's small link
+    venue.reset();  // then the venue, with the handler
+  }
+  CHECK(calls == (complete_first ? 1 : 0));
+  CHECK(bytes.live == 0);
+}
+
+namespace {
+
+// A token-style venue with exclusive attempts whose n-th answer is `answers[n-1]`
+// (the last one repeated), after `latency`; a filled answer fills the order in full.
+class AnsweringVenue {
+ public:
+  AnsweringVenue(asio::any_io_executor ex, std::vector<exitguard::SubmitOutcome> answers)
+      : ex_(std::move(ex)), answers_(std::move(answers)) {}
+
+  bool exclusive_attempts() const { return exclusive; }
+
+  template <class Token>
+  auto async_submit(exitguard::ExitOrder order, Token&& token) {
+    return asio::async_initiate<Token, void(error_code, exitguard::SubmitOutcome)>(
+        [this](auto handler, exitguard::ExitOrder o) { this->start(std::move(handler), std::move(o)); }, token,
+        std::move(order));
+  }
+
+  bool exclusive = true;
+  std::vector<exitguard::ExitOrder> orders;
+
+ private:
+  template <class Handler>
+  void start(Handler handler, exitguard::ExitOrder order) {
+    orders.push_back(std::move(order));
+    const std::size_t n = orders.size();
+    exitguard::SubmitOutcome out = answers_[std::min(n, answers_.size()) - 1];
+    if (out.status == exitguard::SubmitStatus::filled) {
+      out.filled_quantity = orders[n - 1].quantity;
+      out.average_price = 95;
+    }
+    out.transaction_id = "ans-" + std::to_string(n);
+    auto timer = std::make_shared<asio::basic_waitable_timer<Clock>>(ex_, 1s);
+    timer->async_wait([this, timer, out, h = std::move(handler)](error_code) mutable {
+      auto handler_ex = asio::get_associated_executor(h, ex_);
+      asio::post(handler_ex, [done = std::move(h), out]() mutable { std::move(done)(error_code{}, out); });
+    });
+  }
+
+  asio::any_io_executor ex_;
+  std::vector<exitguard::SubmitOutcome> answers_;
+};
+
+static_assert(exitguard::DeclaresExclusiveAttempts<AnsweringVenue>);
+
+}  // namespace
+
+TEST_CASE("an in_doubt answer with an error code stays in doubt", "[adaptive_exit_executor][regression][in_doubt]") {
+  Clock::reset();
+  ExitFixture f;
+  exitguard::SubmitOutcome doubt;
+  doubt.status = exitguard::SubmitStatus::in_doubt;
+  doubt.error = make_error_code(error::insufficient_funds);  // permanent, were it a rejection
+  exitguard::SubmitOutcome filled;
+  filled.status = exitguard::SubmitStatus::filled;
+  AnsweringVenue venue(f.ioc.get_executor(), {doubt, filled});
+  exitguard::ExitRequest request;
+  request.position_id = "D-1";
+  request.quantity = 100;
+  request.signal_price = 95;
+
+  SECTION("with exclusive attempts the exit goes on, and closes") {
+    auto [ec, r] = f.finish(f.start_on(venue, request));
+    CHECK_FALSE(ec);  // not failed with insufficient_funds: the explicit status wins
+    CHECK(r.closed());
+    CHECK(r.attempts == 2);
+    REQUIRE(r.attempt_records.size() == 2);
+    CHECK(r.attempt_records[0].outcome == AttemptOutcome::in_doubt);
+    CHECK(r.attempt_records[0].error == error::insufficient_funds);
+    CHECK(r.attempt_records[1].outcome == AttemptOutcome::filled);
+    CHECK(trail_states(r) == std::vector<S>{S::position_open, S::exit_signal_received, S::exit_submitted,
+                                            S::exit_timed_out, S::exit_submitted, S::position_closed});
+    REQUIRE(venue.orders.size() == 2);
+    CHECK(venue.orders[1].exclusivity_key == venue.orders[0].exclusivity_key);
+  }
+  SECTION("without exclusivity nothing more is sent: in_doubt_unresolvable, not the error code") {
+    venue.exclusive = false;
+    auto [ec, r] = f.finish(f.start_on(venue, request));
+    CHECK(ec == error::in_doubt_unresolvable);
+    CHECK(r.attempts == 1);
+    CHECK(r.attempt_records[0].outcome == AttemptOutcome::in_doubt);
+    CHECK(r.failure_cause == exitguard::ExitFailureCause::infrastructure);
+    CHECK(venue.orders.size() == 1);
+  }
 }

@@ -294,17 +294,10 @@ class exit_operation final : public exit_answer_sink,
   exit_operation& operator=(const exit_operation&) = delete;
 
   // The link's signals hold what the venue's operations put in them (an executor, a
-  // coroutine's cancellation state): they are released where those operations run.
-  ~exit_operation() {
-    if constexpr (venue_has_executor<Venue>) {
-      if (link_ && venue_ex_) {
-        try {
-          boost::asio::post(*venue_ex_, [link = std::move(link_)]() mutable { link.reset(); });
-        } catch (...) {
-        }
-      }
-    }
-  }
+  // coroutine's cancellation state): release() lets go of them where those operations
+  // run. An exit destroyed without release (its io_context shut down, so no thread
+  // runs anything) drops its link here.
+  ~exit_operation() = default;
 
   // Runs on the venue's executor first (capabilities are venue members), then on the strand.
   void launch(std::shared_ptr<exit_operation> self) {
@@ -667,6 +660,9 @@ class exit_operation final : public exit_answer_sink,
       armed_.reset();
       timer_.cancel();
     }
+    if constexpr (venue_has_executor<Venue>) {
+      if (link_) on_venue([link = std::move(link_)]() mutable { link.reset(); });
+    }
   }
 
   static std::string_view error_name_or_message(const boost::system::error_code& ec) {
@@ -733,6 +729,16 @@ class exit_operation final : public exit_answer_sink,
   bool released_ = false;
 };
 
+// Frees an exit's storage (the handler's allocator) when its last owner goes.
+template <class T, class Alloc>
+struct exit_storage_deleter {
+  Alloc alloc;
+  void operator()(T* p) noexcept {
+    std::allocator_traits<Alloc>::destroy(alloc, p);
+    std::allocator_traits<Alloc>::deallocate(alloc, p, 1);
+  }
+};
+
 template <class Clock, class Executor>
 struct exit_initiation {
   std::shared_ptr<executor_shared<Clock, Executor>> shared;
@@ -743,8 +749,20 @@ struct exit_initiation {
     const std::uint64_t id = shared->next_id.fetch_add(1, std::memory_order_relaxed) + 1;
     auto alloc = boost::asio::get_associated_allocator(handler, std::allocator<void>{});
     using alloc_type = typename std::allocator_traits<decltype(alloc)>::template rebind_alloc<op_type>;
-    auto op = std::allocate_shared<op_type>(alloc_type(alloc), shared, *venue, std::move(request), id,
-                                            std::move(handler));
+    using traits = std::allocator_traits<alloc_type>;
+    // Not allocate_shared: its control block shares the exit's storage, and the link's
+    // weak reference (held by a venue's handler, maybe forever) would keep all of it
+    // allocated, from the handler's allocator. Apart, a kept handler keeps only the
+    // link and the small control block (global allocator).
+    alloc_type a(alloc);
+    op_type* p = traits::allocate(a, 1);
+    try {
+      traits::construct(a, p, shared, *venue, std::move(request), id, std::move(handler));
+    } catch (...) {
+      traits::deallocate(a, p, 1);
+      throw;
+    }
+    std::shared_ptr<op_type> op(p, exit_storage_deleter<op_type, alloc_type>{a});
     op->launch(op);
   }
 };

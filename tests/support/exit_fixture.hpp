@@ -123,33 +123,84 @@ inline Script in_doubt(Clock::duration latency, std::optional<Clock::duration> l
 
 // --- reports ------------------------------------------------------------------
 
-// State-machine consistency: no refused transition, and every accepted entry starts
-// where the previous one ended (the first one from PositionOpen, unless the bounded
-// trail dropped older entries).
+// What one audit entry is. The engine records, besides its transitions, "notes":
+// facts that change no state ("position reconciled", "trading halted", a malformed
+// answer), with from == to and accepted; and refused events (accepted false, `event`
+// set), which a normal exit has none of. The one transition from a state to itself is
+// PartiallyFilled -> PartiallyFilled (another partial fill), which the engine records
+// as "partially filled" or "late partial fill".
 template <class C>
-void check_audit(const exitguard::BasicExitReport<C>& r, std::size_t dropped = 0) {
+bool is_refused_event(const exitguard::BasicAuditEntry<C>& e) {
+  return e.event.has_value();
+}
+template <class C>
+bool is_note(const exitguard::BasicAuditEntry<C>& e) {
+  if (!e.accepted || e.event || e.from != e.to) return false;
+  return !(e.to == exitguard::ExitTransitionState::partially_filled &&
+           (e.reason == "partially filled" || e.reason == "late partial fill"));
+}
+template <class C>
+bool is_transition(const exitguard::BasicAuditEntry<C>& e) {
+  return !is_refused_event(e) && !is_note(e);
+}
+
+// State-machine consistency: no refused transition, no refused event (unless
+// `refused_events_expected`), and every entry starts where the previous one ended
+// (the first one from PositionOpen, unless the bounded trail dropped older entries;
+// notes and refused events stay where they are).
+template <class C>
+void check_audit(const exitguard::BasicExitReport<C>& r, std::size_t dropped = 0, bool refused_events_expected = false) {
   INFO("exit " << r.exit_id << " ended " << exitguard::to_string(r.final_state));
   REQUIRE_FALSE(r.audit_trail.empty());
-  if (dropped == 0) CHECK(r.audit_trail.front().from == exitguard::ExitTransitionState::position_open);
+  if (dropped == 0) {
+    CHECK(r.audit_trail.front().from == exitguard::ExitTransitionState::position_open);
+    CHECK(r.audit_trail.front().reason == "exit signal");
+  }
   for (std::size_t i = 0; i < r.audit_trail.size(); ++i) {
     const auto& e = r.audit_trail[i];
     INFO("audit entry " << i << ": " << exitguard::to_string(e.from) << " -> " << exitguard::to_string(e.to) << " ("
-                        << e.reason << ")");
-    CHECK(e.accepted);
+                        << e.reason << ")" << (e.event ? " refused event " : "")
+                        << (e.event ? std::string(exitguard::to_string(*e.event)) : std::string()));
+    if (is_refused_event(e)) {
+      CHECK(refused_events_expected);
+      CHECK_FALSE(e.accepted);
+      CHECK(e.from == e.to);
+      CHECK(e.error == exitguard::error::event_not_allowed);
+    } else {
+      CHECK(e.accepted);  // a refused transition is a bug of the engine
+    }
     if (i > 0) CHECK(e.from == r.audit_trail[i - 1].to);
   }
   CHECK(r.audit_trail.back().to == r.final_state);
   CHECK(exitguard::is_terminal(r.final_state));
 }
 
-// The states an exit went through: the first entry's `from`, then every `to`.
+// The states an exit went through: the first entry's `from`, then every transition's `to`.
 template <class C>
 std::vector<exitguard::ExitTransitionState> trail_states(const exitguard::BasicExitReport<C>& r) {
   std::vector<exitguard::ExitTransitionState> out;
   if (r.audit_trail.empty()) return out;
   out.push_back(r.audit_trail.front().from);
-  for (const auto& e : r.audit_trail) out.push_back(e.to);
+  for (const auto& e : r.audit_trail)
+    if (is_transition(e)) out.push_back(e.to);
   return out;
+}
+
+// The audit entries that are notes (see is_note), oldest first.
+template <class C>
+std::vector<exitguard::BasicAuditEntry<C>> audit_notes(const exitguard::BasicExitReport<C>& r) {
+  std::vector<exitguard::BasicAuditEntry<C>> out;
+  for (const auto& e : r.audit_trail)
+    if (is_note(e)) out.push_back(e);
+  return out;
+}
+
+// Whether some audit entry carries `e`.
+template <class C>
+bool audit_has_error(const exitguard::BasicExitReport<C>& r, exitguard::error e) {
+  for (const auto& entry : r.audit_trail)
+    if (entry.error == e) return true;
+  return false;
 }
 
 // When the exit first entered `state` (the clock's time since its epoch), if it did.
@@ -157,7 +208,7 @@ template <class C>
 std::optional<typename C::duration> entered_at(const exitguard::BasicExitReport<C>& r,
                                                exitguard::ExitTransitionState state) {
   for (const auto& e : r.audit_trail)
-    if (e.accepted && e.to == state) return e.time.time_since_epoch();
+    if (is_transition(e) && e.to == state) return e.time.time_since_epoch();
   return std::nullopt;
 }
 
@@ -190,14 +241,16 @@ struct ExitFixture : ClockReset {
         exits(ioc.get_executor(), quiet(std::move(settings)), &breaker, &halt, sink) {}
 
   // Opens `quantity` of position `id` at the venue and returns the request that closes it.
-  exitguard::ExitRequest open(std::string id = "SOL-1", double quantity = 1000, double signal_price = 95.0) {
-    venue.open_position(id, quantity);
+  exitguard::ExitRequest open(std::string id = "SOL-1", exitguard::Quantity quantity = 1000,
+                              double signal_price = 95.0, exitguard::Quantity lot_size = 1) {
+    venue.open_position(id, quantity, lot_size);
     exitguard::ExitRequest r;
     r.position_id = std::move(id);
     r.side = exitguard::Side::sell;
     r.quantity = quantity;
     r.signal_price = signal_price;
     r.reason = "stop-loss";
+    r.lot_size = lot_size;
     return r;
   }
 
