@@ -1558,13 +1558,15 @@ TEST_CASE("multi-threaded: 100 concurrent exits on 4 threads all close", "[adapt
 
   std::vector<std::unique_ptr<SteadyVenue>> venues;
   for (std::size_t i = 0; i < exits_n; ++i) {
-    // Each venue confined to its own strand; MockVenue is not thread-safe.
-    venues.push_back(std::make_unique<SteadyVenue>(asio::make_strand(ioc), exitguard::testing::constant_price(95)));
+    // Each venue has its own strand (get_executor()); the exits call its members only
+    // there: with strand checks on, a call made anywhere else throws.
+    venues.push_back(std::make_unique<SteadyVenue>(ioc.get_executor(), exitguard::testing::constant_price(95)));
     auto script = SteadyVenue::script_type{};
     script.fate = Fate::fill;
     script.latency = std::chrono::milliseconds(1);
     venues.back()->set_default(script);
     venues.back()->open_position(position_name(i), 10);
+    venues.back()->set_strand_checks(true);
   }
 
   std::vector<std::optional<std::pair<error_code, exitguard::ExitReport>>> results(exits_n);
@@ -1584,6 +1586,7 @@ TEST_CASE("multi-threaded: 100 concurrent exits on 4 threads all close", "[adapt
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) threads.emplace_back([&ioc] { ioc.run(); });
   for (auto& t : threads) t.join();
+  for (auto& v : venues) v->set_strand_checks(false);  // the io_context has stopped: read the books from here
 
   CHECK(calls.load() == static_cast<int>(exits_n));
   std::set<std::uint64_t> ids;
@@ -1596,6 +1599,8 @@ TEST_CASE("multi-threaded: 100 concurrent exits on 4 threads all close", "[adapt
     CHECK(r.attempts == 1);
     CHECK(r.filled_quantity == 10);
     CHECK(r.position_id == position_name(i));
+    CHECK(r.anomalies == 0);  // an off-strand venue call would have thrown (contained and audited)
+    CHECK_FALSE(audit_has_error(r, error::callback_threw));
     check_audit(r);
     ids.insert(r.exit_id);
     CHECK(venues[i]->sold(position_name(i)) == 10);
