@@ -759,7 +759,6 @@ class BasicExitEngine {
     if (caps_.exclusive_attempts && rec.key_generation != key_generation_) return;
     ++failed_attempts_;
     budget_->spend();
-    last_error_ = v.error;
     if (partial_cancel_) return;  // nothing more is tried: advance() ends it cancelled
     if (v.escalates) {
       ++market_rejections_;
@@ -1079,7 +1078,6 @@ class BasicExitEngine {
   std::uint32_t failed_attempts_ = 0;
   std::uint32_t market_rejections_ = 0;
   std::uint32_t anomalies_ = 0;
-  boost::system::error_code last_error_;
   boost::system::error_code error_;
   ExitFailureCause cause_ = ExitFailureCause::none;
   std::string_view reason_;
