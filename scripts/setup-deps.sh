@@ -13,6 +13,10 @@ packages=(
   make
   libboost1.81-dev
   libspdlog-dev
+  libboost-json1.81-dev  # the solana component (Boost.JSON is compiled)
+  libssl-dev             # the solana component (HTTPS)
+  libsodium-dev          # the solana tests sign real transactions (ed25519)
+  pkg-config             # finds libsodium
   catch2
   prometheus-cpp-dev
   prometheus          # promtool: scripts/check-observability.sh

@@ -73,6 +73,11 @@ step_deps() {
   "$ROOT/scripts/setup-deps.sh"
 }
 
+# The LiteSVM JSON-RPC server the solana tests run against (npm ci, from the lock).
+step_solana_localnet() {
+  "$ROOT/scripts/setup-solana-localnet.sh"
+}
+
 step_release() {
   cmake --workflow --preset release
 }
@@ -131,6 +136,7 @@ step_consumer_without_prometheus() {
 
 # --- main --------------------------------------------------------------------
 run_step deps step_deps
+run_step solana-localnet step_solana_localnet
 run_step release step_release
 run_step observability step_observability
 if [ "${EXITGUARD_SKIP_ASAN:-0}" = "1" ]; then

@@ -143,7 +143,8 @@ class TokenVenue {
 
 static_assert(!exitguard::AwaitableVenue<TokenVenue>);
 static_assert(!exitguard::QueriesPosition<TokenVenue>);
-static_assert(!exitguard::DeclaresExclusiveAttempts<TokenVenue>);
+static_assert(!exitguard::DeclaresCapabilities<TokenVenue>);
+static_assert(exitguard::ExitVenue<TokenVenue>);
 
 // --- coroutines (free functions, parameters by value: see g++ 12's coroutine bugs) --
 
@@ -798,7 +799,7 @@ TEST_CASE("in doubt (a): with exclusive attempts the next attempt reuses the key
           "[adaptive_exit_executor][in_doubt]") {
   Clock::reset();
   ExitFixture f;
-  REQUIRE(f.venue.exclusive_attempts());  // the MockVenue default
+  REQUIRE(f.venue.capabilities().exclusive_attempts);  // the MockVenue default
   f.venue.push(land_late(20s));           // lost for now; lands at t = 20 s
   f.venue.set_default(fill(2s));
   auto [ec, r] = f.run(f.open());
@@ -857,7 +858,7 @@ TEST_CASE("in doubt (b): reconciliation sizes the next attempt to what really re
   Clock::reset();
   ExitFixture f;
   f.venue.set_exclusive_attempts(false);
-  REQUIRE(f.venue.can_query_position());
+  REQUIRE(f.venue.capabilities().queries_position);
   f.venue.push(in_doubt(3s, 2s, 0.4));  // lands 400 silently at 2 s, answers "in doubt" at 3 s
   f.venue.set_default(fill(2s));
   auto [ec, r] = f.run(f.open());
@@ -1666,14 +1667,14 @@ struct ThrowingPriceVenue : Venue {
   double reference_price(const std::string&) const { throw std::runtime_error("reference_price: feed down"); }
 };
 
-// A MockVenue whose exclusive_attempts throws.
+// A MockVenue whose capabilities() throws.
 struct ThrowingExclusivityVenue : Venue {
   using Venue::Venue;
-  bool exclusive_attempts() const { throw std::runtime_error("exclusive_attempts: config unreadable"); }
+  exitguard::VenueCapabilities capabilities() const { throw std::runtime_error("capabilities: config unreadable"); }
 };
 
 static_assert(exitguard::ProvidesReferencePrice<ThrowingPriceVenue>);
-static_assert(exitguard::DeclaresExclusiveAttempts<ThrowingExclusivityVenue>);
+static_assert(exitguard::DeclaresCapabilities<ThrowingExclusivityVenue>);
 
 // The checks every containment regression makes on the probe exit's report.
 void check_contained(const Report& r, const CountingSink& sink) {
@@ -1745,7 +1746,7 @@ TEST_CASE("a reference_price that throws: the exit ends with a full report, the 
   CHECK(f.halt.state() == TradingState::running);
 }
 
-TEST_CASE("an exclusive_attempts that throws: the exit ends with a full report, the breaker and the gauge are told",
+TEST_CASE("a capabilities() that throws: the exit guarantees nothing, ends with a full report, the breaker and the gauge are told",
           "[adaptive_exit_executor][regression][containment]") {
   Clock::reset();
   CountingSink sink;
@@ -1753,21 +1754,22 @@ TEST_CASE("an exclusive_attempts that throws: the exit ends with a full report, 
   trip_and_cool_down(f);
 
   ThrowingExclusivityVenue venue(f.ioc.get_executor(), exitguard::testing::constant_price(95.0));
-  // A throwing exclusive_attempts counts as "not exclusive": after the attempt in doubt
-  // the exit reconciles through a position query before it sends again.
+  // A throwing capabilities() promises neither exclusivity nor reduce-only: after the
+  // attempt in doubt the exit asks for the position (asking is not a guarantee) but
+  // never sends past the doubt, and fails in_doubt_unresolvable at its deadline.
   venue.push(lost());
   venue.set_default(fill(2s));
   auto probe = f.start_on(venue, opened(venue, "C"));
   f.driver.poll();
   REQUIRE(f.breaker.state() == BreakerState::half_open);
   auto [ec, r] = f.finish(probe);
-  CHECK_FALSE(ec);
-  CHECK(r.closed());
-  CHECK(r.attempts == 2);
+  CHECK(ec == exitguard::error::in_doubt_unresolvable);
+  CHECK_FALSE(r.closed());
+  CHECK(r.attempts == 1);
   check_contained(r, sink);
-  CHECK(venue.queries().size() == 1);
-  CHECK(f.breaker.state() == BreakerState::closed);
-  CHECK(f.halt.state() == TradingState::running);
+  CHECK(venue.queries().size() >= 1);
+  CHECK(venue.sold("C") == 0);  // the lost attempt never landed: nothing sold, and nothing sent twice
+  CHECK(f.breaker.state() == BreakerState::open);  // the probe failed
 }
 
 TEST_CASE("an exit whose time ran out reports deadline_exceeded", "[adaptive_exit_executor][regression][deadline]") {
@@ -2040,7 +2042,7 @@ class AnsweringVenue {
   AnsweringVenue(asio::any_io_executor ex, std::vector<exitguard::SubmitOutcome> answers)
       : ex_(std::move(ex)), answers_(std::move(answers)) {}
 
-  bool exclusive_attempts() const { return exclusive; }
+  exitguard::VenueCapabilities capabilities() const { return {exclusive, false, false}; }
 
   template <class Token>
   auto async_submit(exitguard::ExitOrder order, Token&& token) {
@@ -2074,7 +2076,7 @@ class AnsweringVenue {
   std::vector<exitguard::SubmitOutcome> answers_;
 };
 
-static_assert(exitguard::DeclaresExclusiveAttempts<AnsweringVenue>);
+static_assert(exitguard::DeclaresCapabilities<AnsweringVenue>);
 
 }  // namespace
 
@@ -2114,5 +2116,53 @@ TEST_CASE("an in_doubt answer with an error code stays in doubt", "[adaptive_exi
     CHECK(r.attempt_records[0].outcome == AttemptOutcome::in_doubt);
     CHECK(r.failure_cause == exitguard::ExitFailureCause::infrastructure);
     CHECK(venue.orders.size() == 1);
+  }
+}
+
+namespace {
+
+// A MockVenue that hears when its exits take no more answers.
+struct FinishListeningVenue : Venue {
+  using Venue::Venue;
+  std::vector<exitguard::ExitFinished> finished;
+  void exit_finished(const exitguard::ExitFinished& f) { finished.push_back(f); }
+};
+
+static_assert(exitguard::HearsExitFinished<FinishListeningVenue>);
+
+}  // namespace
+
+TEST_CASE("exit_finished is told once, when the exit takes no more answers, with its keys and unanswered attempts",
+          "[adaptive_exit_executor][venue]") {
+  Clock::reset();
+  ExitFixture f;
+  FinishListeningVenue venue(f.ioc.get_executor(), exitguard::testing::constant_price(95.0));
+  SECTION("every attempt answered: at completion") {
+    venue.push(fill(2s, 0.4));  // partial: the key rotates
+    venue.set_default(fill());
+    auto [ec, r] = f.finish(f.start_on(venue, opened(venue, "P")));
+    CHECK_FALSE(ec);
+    f.driver.poll();
+    REQUIRE(venue.finished.size() == 1);
+    const auto& done = venue.finished.front();
+    CHECK(done.exit_id == r.exit_id);
+    CHECK(done.position_id == "P");
+    CHECK(done.attempts == 2);
+    CHECK(done.unanswered_attempts == 0);
+    CHECK(done.filled_quantity == 1000);
+    const std::string prefix = f.exits.keys().prefix() + "-" + std::to_string(r.exit_id);
+    CHECK(done.exclusivity_keys == std::vector<std::string>{prefix + "-0", prefix + "-1"});
+  }
+  SECTION("an attempt never answered: at the late-answer horizon, not before") {
+    venue.push(lost());
+    venue.set_default(fill());
+    auto [ec, r] = f.finish(f.start_on(venue, opened(venue, "P")));
+    CHECK_FALSE(ec);  // exclusive: the second attempt closed it
+    f.driver.poll();
+    CHECK(venue.finished.empty());  // attempt 1 may still answer
+    CHECK(f.driver.run_for(120s));
+    REQUIRE(venue.finished.size() == 1);
+    CHECK(venue.finished.front().unanswered_attempts == 1);
+    CHECK(venue.finished.front().attempts == 2);
   }
 }

@@ -51,6 +51,7 @@ constexpr expected_error expected_errors[] = {
     {error::insufficient_funds, 209, "insufficient_funds"},
     {error::event_not_allowed, 210, "event_not_allowed"},
     {error::callback_threw, 211, "callback_threw"},
+    {error::attempt_expired, 212, "attempt_expired"},
     {error::fill_without_quantity, 401, "fill_without_quantity"},
     {error::overfill, 402, "overfill"},
     {error::unknown_submit_status, 403, "unknown_submit_status"},
@@ -83,6 +84,7 @@ constexpr expected_error expected_errors[] = {
     {error::invalid_late_answer_horizon, 322, "invalid_late_answer_horizon"},
     {error::invalid_lot_size, 323, "invalid_lot_size"},
     {error::invalid_exit_attempt_limit, 324, "invalid_exit_attempt_limit"},
+    {error::invalid_key_namespace, 325, "invalid_key_namespace"},
 };
 
 bool is_expected_id(int id) {
@@ -203,7 +205,7 @@ TEST_CASE("every 3xx error is an invalid_configuration, and no other error is", 
     CHECK((ec == exitguard::make_error_condition(exitguard::condition::invalid_configuration)) == is_3xx);
     configuration_errors += is_3xx ? 1 : 0;
   }
-  CHECK(configuration_errors == 24);
+  CHECK(configuration_errors == 25);
   // Codes of other categories are not configuration errors, even with a 3xx value.
   CHECK(error_code(301, boost::system::generic_category()) != exitguard::condition::invalid_configuration);
   CHECK(make_error_code(aerr::operation_aborted) != exitguard::condition::invalid_configuration);
@@ -271,6 +273,7 @@ TEST_CASE("DefaultClassifier: requests that cannot have arrived are transient", 
   CHECK(c(errc::make_error_code(errc::resource_unavailable_try_again)) == FailureKind::transient);
   CHECK(c(errc::make_error_code(errc::connection_refused)) == FailureKind::transient);
   CHECK(c(error::venue_unavailable) == FailureKind::transient);
+  CHECK(c(error::attempt_expired) == FailureKind::transient);  // known dead: nothing can land, a new attempt is safe
 }
 
 TEST_CASE("DefaultClassifier: an errno is classified alike in the system and generic categories",

@@ -22,13 +22,15 @@
 //     answers; landings at random instants (also after a cancel or the horizon);
 //     fill reports (late, split, duplicated, with bad prices, with 0 quantity, over-
 //     filled); attempt_dead notices (never while the attempt can still land, possibly
-//     after it landed in part); cancel_attempt honoured or not; quotes that are
+//     after it landed in part, but on a venue without reduce-only only once all it
+//     landed was reported); cancel_attempt honoured or not; quotes that are
 //     NaN / 0 / inf / negative; position queries answered truthfully (now, or as of
 //     when they were asked), with an invalid value, failed, or never answered;
 //   - halts, terminal and partial cancels, and stray events at random instants.
 //
-// The venue keeps a real position in base units and is reduce-only: a landing never
-// sells more than is open; on an exclusive venue at most one attempt per exclusivity
+// The venue keeps a real position in base units and, in half the schedules, is
+// reduce-only: a landing never sells more than is open (in the others it sells what
+// it was sent, and an oversale is a violation); on an exclusive venue at most one attempt per exclusivity
 // key lands. It never lies about reality except in ways the engine is documented to
 // detect (a malformed answer understates or is structurally invalid; an over-fill is
 // reported only for an order that filled in full; attempt_dead only for an attempt
@@ -515,6 +517,9 @@ class Simulator {
     price_ = request_.signal_price;
     caps_.exclusive_attempts = rng_.chance(0.5);
     caps_.queries_position = rng_.chance(0.5);
+    // Without it the venue fills whatever it is sent: only the engine stands between
+    // a late landing and an oversale.
+    caps_.enforces_reduce_only = rng_.chance(0.5);
     if (storm_) {
       caps_.exclusive_attempts = true;
       settings_.max_attempts_per_exit = 64;
@@ -623,6 +628,9 @@ class Simulator {
       case EvKind::dead: {
         SimAttempt& a = attempts_[e.a - 1];
         if (can_land_later(a, e.a)) return;  // it would be a lie: the venue never tells one
+        // Without reduce-only, "dead" must also mean "nothing landed that was not
+        // reported" (venue.hpp): else re-sending the whole remainder could oversell.
+        if (!caps_.enforces_reduce_only && a.landed > std::max(a.answer_known, a.reports_sum)) return;
         logf("attempt_dead #%u", e.a);
         const auto outcome = engine_->tracker().find(e.a)->outcome;
         call(ExitEvent::attempt_dead, e.a, [&] { engine_->handle_attempt_dead(e.a, at(now_)); },
@@ -905,10 +913,11 @@ class Simulator {
     bool malformed_open = false;
     for (std::uint32_t k = 1; k < n; ++k)
       if (attempts_[k - 1].malformed_pending && exitguard::may_still_land(eng.tracker().find(k)->outcome)) malformed_open = true;
-    if (eng.tracker().any_in_doubt() && (!caps_.exclusive_attempts || malformed_open) && !reconciled_since_submit_)
+    if (eng.tracker().any_in_doubt() && (!caps_.exclusive_attempts || malformed_open) &&
+        !(reconciled_since_submit_ && caps_.enforces_reduce_only))
       return violate("submit #%u while an attempt may still land, %s", n,
                      malformed_open ? "after a malformed answer, without a position report"
-                                    : "on a non-exclusive venue, without a position report");
+                                    : "on a non-exclusive venue, without a position report on a reduce-only venue");
     std::uint64_t key = 0;
     {
       const auto pos = ord.exclusivity_key.rfind('-');
@@ -1071,7 +1080,7 @@ class Simulator {
         return;
       }
     }
-    const Quantity got = std::min(want, open_);
+    const Quantity got = caps_.enforces_reduce_only ? std::min(want, open_) : want;
     if (got < want) {
       ++c_->reduce_only_saves;
       if (caps_.exclusive_attempts) ++c_->reduce_only_saves_exclusive;
@@ -1083,6 +1092,9 @@ class Simulator {
     const double px = fill_price(a);
     open_ -= got;
     sold_ += got;
+    if (sold_ > request_.quantity)
+      violate("oversold: #%u landed, the venue sold %lld of %lld", n, static_cast<long long>(sold_.units()),
+              static_cast<long long>(request_.quantity.units()));
     a.landed += got;
     a.notional += static_cast<double>(got.units()) * px;
     if (completes_ > 0) ++c_->landings_after_complete;

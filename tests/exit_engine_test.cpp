@@ -128,7 +128,9 @@ eg::ExitRequest request(Quantity quantity = 1000, Quantity lot = 1, eg::Side sid
 
 constexpr eg::VenueCapabilities no_caps{false, false};
 constexpr eg::VenueCapabilities exclusive{true, false};
-constexpr eg::VenueCapabilities queryable{false, true};
+// Queryable venues enforce reduce-only here: a position report makes sending past a doubt safe
+// (without it, see "a position report alone does not free sending past a doubt").
+constexpr eg::VenueCapabilities queryable{false, true, true};
 
 // --- answers -------------------------------------------------------------------
 
@@ -717,7 +719,7 @@ TEST_CASE("A malformed answer is audited, counted and never re-sends the whole q
       Case{"partially filled with 0", partial(0), eg::error::fill_without_quantity},
       Case{"an unnamed status", status_answer(static_cast<eg::SubmitStatus>(9), 1000, 99.5), eg::error::unknown_submit_status},
       Case{"an unnamed status 255", status_answer(static_cast<eg::SubmitStatus>(255), 0, 0), eg::error::unknown_submit_status});
-  const eg::VenueCapabilities caps = GENERATE(no_caps, exclusive, queryable, eg::VenueCapabilities{true, true});
+  const eg::VenueCapabilities caps = GENERATE(no_caps, exclusive, queryable, eg::VenueCapabilities{true, true, true});
   INFO(c.name << (caps.exclusive_attempts ? ", exclusive" : "") << (caps.queries_position ? ", queryable" : ""));
 
   auto h = make(base_settings(), caps);
@@ -1707,4 +1709,57 @@ TEST_CASE("A late rejection of an attempt in doubt resolves the doubt") {
   h->quote(100);
   REQUIRE(h->engine.attempts_started() == 2);
   CHECK(h->engine.order(2).quantity == 1000);
+}
+
+TEST_CASE("A position report alone does not free sending past a doubt: the attempt's death does") {
+  // Query, no exclusivity, no reduce-only: the report sizes nothing while attempt 1
+  // may still land (a transaction whose blockhash is still valid).
+  auto h = make(base_settings(), eg::VenueCapabilities{false, true, false});
+  h->start(at(0s));
+  h->quote(100);
+  h->timeout();  // 8 s: in doubt
+  const auto asked = h->timeout();  // 9 s
+  REQUIRE(has(asked, K::query_position));
+  CHECK(h->position(1000).empty());  // still blocked: attempt 1 may land beside a second one
+  CHECK(h->engine.attempts_started() == 1);
+  // It asks again one attempt_timeout later (it may have landed without an answer), not in a loop.
+  CHECK(h->engine.poll_timeout() == at(9s) + limit_policy().attempt_timeout);
+  CHECK(kinds(h->timeout()) == std::vector<K>{K::query_position});
+  CHECK(h->position(1000).empty());
+  h->at(9s + limit_policy().attempt_timeout + 1s);
+  eg::AttemptAnswer dead = transient_rejection();
+  dead.outcome.error = eg::error::attempt_expired;
+  const auto outs = h->answer(1, dead);
+  CHECK(kinds(outs) == std::vector<K>{K::quote});  // known dead: the next attempt may go
+  h->quote(100);
+  REQUIRE(h->engine.attempts_started() == 2);
+  CHECK(h->engine.order(2).quantity == 1000);
+}
+
+TEST_CASE("A position report frees sending past a doubt on a venue that enforces reduce-only") {
+  auto h = make(base_settings(), eg::VenueCapabilities{false, true, true});
+  h->start(at(0s));
+  h->quote(100);
+  h->timeout();
+  REQUIRE(has(h->timeout(), K::query_position));
+  CHECK(kinds(h->position(600)) == std::vector<K>{K::quote});
+  h->quote(100);
+  REQUIRE(h->engine.attempts_started() == 2);
+  CHECK(h->engine.order(2).quantity == 600);
+}
+
+TEST_CASE("Orders carry the key prefix, the exit id, the key generation and the attempt's time in force") {
+  Settings s = base_settings();
+  Engine engine(s, request(), 17, exclusive, "bot1-00000000000000ff");
+  engine.start(at(0s));
+  while (engine.poll()) {
+  }
+  engine.handle_quote(100, at(0s));
+  while (engine.poll()) {
+  }
+  REQUIRE(engine.pending_attempt() == 1u);
+  const eg::ExitOrder o = engine.order(1);
+  CHECK(o.exclusivity_key == "bot1-00000000000000ff-17-0");
+  CHECK(o.time_in_force == std::chrono::nanoseconds(limit_policy().attempt_timeout));
+  CHECK(engine.exclusivity_keys() == std::vector<std::string>{"bot1-00000000000000ff-17-0"});
 }

@@ -518,9 +518,14 @@ class WrappedVenue {
         token, std::move(o));
   }
 
-  bool exclusive_attempts() const { return venue_.exclusive_attempts(); }
+  // Stripping reduce_only from the orders takes the venue's reduce-only guarantee away.
+  exitguard::VenueCapabilities capabilities() const {
+    exitguard::VenueCapabilities c = venue_.capabilities();
+    c.queries_position = c.queries_position && !strip_;
+    c.enforces_reduce_only = c.enforces_reduce_only && !strip_;
+    return c;
+  }
   asio::awaitable<Quantity> query_position(std::string id) { return venue_.query_position(std::move(id)); }
-  bool can_query_position() const { return !strip_ && venue_.can_query_position(); }
   double reference_price(const std::string& id) const { return venue_.reference_price(id); }
 
  private:
@@ -697,7 +702,7 @@ void drive(const Plan& p, asio::io_context& ioc, VirtualTimeDriver& driver,
   auto& v = result.violations;
   const auto& ladder = p.settings.ladder;
   const std::uint32_t attempt_limit = p.settings.max_attempts_per_exit;
-  const bool venue_exclusive = exitguard::detail::venue_exclusive(exit_venue);
+  const bool venue_exclusive = exitguard::declared_capabilities(exit_venue).exclusive_attempts;
   const auto halted_at = [&](TimePoint t) {  // strictly inside a halted interval
     for (const auto& [from, until] : halted)
       if (from < t && (!until || t < *until)) return true;

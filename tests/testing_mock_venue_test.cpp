@@ -168,8 +168,9 @@ TEST_CASE("MockVenue is a venue of every kind exitguard knows", "[mock_venue]") 
   STATIC_REQUIRE(eg::AwaitableVenue<MockVenue>);
   STATIC_REQUIRE(eg::QueriesPosition<MockVenue>);
   STATIC_REQUIRE(eg::ProvidesReferencePrice<MockVenue>);
-  STATIC_REQUIRE(eg::DeclaresExclusiveAttempts<MockVenue>);
-  STATIC_REQUIRE(eg::ReportsPositionQuery<MockVenue>);
+  STATIC_REQUIRE(eg::DeclaresCapabilities<MockVenue>);
+  STATIC_REQUIRE(eg::TokenVenue<MockVenue>);
+  STATIC_REQUIRE(eg::check_venue_contract<MockVenue>());
   using SteadyVenue = BasicMockVenue<std::chrono::steady_clock>;
   STATIC_REQUIRE(eg::AwaitableVenue<SteadyVenue>);
   STATIC_REQUIRE(std::is_same_v<SteadyVenue::duration, std::chrono::steady_clock::duration>);
@@ -540,7 +541,7 @@ TEST_CASE("in_doubt: answers in_doubt after its latency, lands silently if told 
 TEST_CASE("exclusive attempts: at most one landing per exclusivity key", "[mock_venue]") {
   World w;
   MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
-  REQUIRE(venue.exclusive_attempts());
+  REQUIRE(venue.capabilities().exclusive_attempts);
   venue.open_position("p", 1000);
   venue.push(script(MockFate::fill, 2s));
   venue.push(script(MockFate::fill, 3s));
@@ -579,9 +580,25 @@ TEST_CASE("exclusive attempts: at most one landing per exclusivity key", "[mock_
     REQUIRE(d.outcome.status == SubmitStatus::filled);
     REQUIRE(venue.position("p") == 0);
   }
+  SECTION("reduce-only not enforced: a reduce-only order sells past the position") {
+    REQUIRE(venue.capabilities().enforces_reduce_only);  // the default
+    venue.set_exclusive_attempts(false);
+    venue.set_reduce_only_enforced(false);
+    REQUIRE_FALSE(venue.capabilities().enforces_reduce_only);
+    ExitOrder o = order_for("p", 1000, 1, "k");
+    REQUIRE(o.reduce_only);
+    Answer a, b;
+    venue.async_submit(o, record(a));
+    o.attempt = 2;
+    venue.async_submit(o, record(b));
+    REQUIRE(w.driver.run_for(1h));
+    CHECK(a.outcome.status == SubmitStatus::filled);
+    CHECK(b.outcome.status == SubmitStatus::filled);
+    CHECK(venue.sold("p") == 2000);
+  }
   SECTION("off, not reduce-only: both apply and the position is oversold") {
     venue.set_exclusive_attempts(false);
-    REQUIRE_FALSE(venue.exclusive_attempts());
+    REQUIRE_FALSE(venue.capabilities().exclusive_attempts);
     ExitOrder o = order_for("p", 1000, 1, "k");
     o.reduce_only = false;
     Answer a, b;
@@ -664,7 +681,7 @@ TEST_CASE("position query: value, latency, disabled, outage", "[mock_venue]") {
   World w;
   MockVenue venue(w.ioc.get_executor(), constant_price(100.0));
   venue.open_position("p", 1000);
-  REQUIRE(venue.can_query_position());
+  REQUIRE(venue.capabilities().queries_position);
 
   SECTION("answers after the default 200 ms with the position then") {
     QueryAnswer q;
@@ -705,16 +722,16 @@ TEST_CASE("position query: value, latency, disabled, outage", "[mock_venue]") {
     REQUIRE(r.when == at(200ms));
     REQUIRE(r.position == 1000);
   }
-  SECTION("disabled: can_query_position is false and a query fails") {
+  SECTION("disabled: queries_position is false and a query fails") {
     venue.set_position_query(false);
-    REQUIRE_FALSE(venue.can_query_position());
+    REQUIRE_FALSE(venue.capabilities().queries_position);
     CoResult r;
     asio::co_spawn(w.ioc, query_co(&venue, "p", &r), asio::detached);
     REQUIRE(w.driver.run_until([&] { return r.done; }));
     REQUIRE(r.ec == asio::error::operation_not_supported);
     REQUIRE(r.when == at(0s));
     venue.set_position_query(true);
-    REQUIRE(venue.can_query_position());
+    REQUIRE(venue.capabilities().queries_position);
   }
   SECTION("outage: never answers, holds no work, can be cancelled") {
     venue.add_outage(at(0s), at(10s));

@@ -104,7 +104,7 @@ Round run_round(int exits, int threads, eg::Quantity open) {
       };
       asio::post(venue.get_executor(), [&venue, e, i, answered] {
         (void)venue.reference_price("shared");
-        (void)venue.exclusive_attempts();
+        (void)venue.capabilities();
         switch (kind_of(i)) {
           case Kind::token: venue.async_submit(order_for(i), asio::bind_executor(e->strand, answered)); break;
           case Kind::awaitable:
@@ -122,7 +122,7 @@ Round run_round(int exits, int threads, eg::Quantity open) {
             asio::post(e->strand, [e] { e->signal.emit(asio::cancellation_type::terminal); });
             break;
           case Kind::query_then_submit:
-            if (venue.can_query_position()) {
+            if (venue.capabilities().queries_position) {
               venue.async_query_position("shared", asio::bind_executor(e->strand, [&venue, e, i, answered](
                                                                                       error_code ec, eg::Quantity q) {
                                            ++e->queries;

@@ -20,6 +20,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -64,7 +65,7 @@ class FullVenue {
     out.transaction_id = order.exclusivity_key + "/" + std::to_string(order.attempt);
     co_return out;
   }
-  bool exclusive_attempts() const noexcept { return true; }
+  exitguard::VenueCapabilities capabilities() const noexcept { return {true, true, false}; }
   asio::awaitable<Quantity> query_position(std::string position_id) {
     co_return position_id == "SOL-1" ? position_ : Quantity{};
   }
@@ -107,12 +108,13 @@ class TokenVenue {
 };
 
 // Near misses: each has something that looks like an optional member, but not the
-// one the concepts ask for.
+// one the concepts ask for (check_venue_contract turns each into a compile error:
+// tests/compile_fail/venue_contract.cpp).
 struct NearMissVenue {
-  SubmitOutcome submit(ExitOrder) { return {}; }                   // synchronous
-  bool exclusive_attempts() { return false; }                      // not const
-  Quantity query_position(const std::string&) { return {}; }      // synchronous
-  std::string reference_price(const std::string&) { return {}; }  // not a number
+  SubmitOutcome submit(ExitOrder) { return {}; }                         // synchronous
+  exitguard::VenueCapabilities capabilities() { return {true, true, true}; }  // not const
+  Quantity query_position(const std::string&) { return {}; }            // synchronous
+  std::string reference_price(const std::string&) { return {}; }        // not a number
 };
 
 // Can query positions, and says at run time whether it may (a disabled endpoint).
@@ -121,14 +123,22 @@ class SwitchableQueryVenue {
   explicit SwitchableQueryVenue(bool enabled) : enabled_(enabled) {}
   asio::awaitable<SubmitOutcome> submit(ExitOrder) { co_return SubmitOutcome{}; }
   asio::awaitable<Quantity> query_position(std::string) { co_return Quantity(42); }
-  bool can_query_position() const noexcept { return enabled_; }
+  exitguard::VenueCapabilities capabilities() const noexcept { return {false, enabled_, true}; }
 
  private:
   bool enabled_;
 };
 
-struct NonConstSwitchVenue {
-  bool can_query_position() { return true; }  // not const
+// Declares a position query it does not have: the declaration is not believed.
+struct ClaimsQueriesVenue {
+  asio::awaitable<SubmitOutcome> submit(ExitOrder) { co_return SubmitOutcome{}; }
+  exitguard::VenueCapabilities capabilities() const noexcept { return {true, true, true}; }
+};
+
+// Has a position query and declares nothing: the query is used, nothing is guaranteed.
+struct UndeclaredQueryVenue {
+  asio::awaitable<SubmitOutcome> submit(ExitOrder) { co_return SubmitOutcome{}; }
+  asio::awaitable<Quantity> query_position(std::string) { co_return Quantity(7); }
 };
 
 // A position in a floating-point number: quantities are exact base units now.
@@ -139,7 +149,7 @@ struct DoubleQueryVenue {
 
 struct WrongResultVenue {
   asio::awaitable<double> submit(ExitOrder) { co_return 0.0; }    // not a SubmitOutcome
-  std::string exclusive_attempts() const { return "yes"; }         // not a bool
+  int capabilities() const { return 1; }                           // not VenueCapabilities
   asio::awaitable<int> query_position(std::string) { co_return 0; }  // not a Quantity
 };
 
@@ -192,6 +202,8 @@ TEST_CASE("a default ExitOrder is a reduce-only limit sell of nothing, a default
   CHECK(o.attempt == 0);
   CHECK(o.step == 0);
   CHECK(o.exclusivity_key.empty());
+  CHECK(o.time_in_force == std::chrono::nanoseconds::zero());
+  CHECK(o.not_after == std::chrono::system_clock::time_point{});
 
   const SubmitOutcome out;
   CHECK(out.status == SubmitStatus::rejected);
@@ -204,45 +216,66 @@ TEST_CASE("a default ExitOrder is a reduce-only limit sell of nothing, a default
 TEST_CASE("the concepts detect what each venue offers", "[venue][concepts]") {
   // Everything.
   STATIC_REQUIRE(exitguard::AwaitableVenue<FullVenue>);
-  STATIC_REQUIRE(exitguard::DeclaresExclusiveAttempts<FullVenue>);
+  STATIC_REQUIRE(exitguard::ExitVenue<FullVenue>);
+  STATIC_REQUIRE(exitguard::DeclaresCapabilities<FullVenue>);
   STATIC_REQUIRE(exitguard::QueriesPosition<FullVenue>);
   STATIC_REQUIRE(exitguard::ProvidesReferencePrice<FullVenue>);
-  // exclusive_attempts() is const, so a const venue still declares it.
-  STATIC_REQUIRE(exitguard::DeclaresExclusiveAttempts<const FullVenue>);
+  STATIC_REQUIRE(exitguard::check_venue_contract<FullVenue>());
+  // capabilities() is const, so a const venue still declares it.
+  STATIC_REQUIRE(exitguard::DeclaresCapabilities<const FullVenue>);
 
   // Token-style only: none of the awaitable or optional concepts.
   STATIC_REQUIRE_FALSE(exitguard::AwaitableVenue<TokenVenue>);
-  STATIC_REQUIRE_FALSE(exitguard::DeclaresExclusiveAttempts<TokenVenue>);
+  STATIC_REQUIRE(exitguard::TokenVenue<TokenVenue>);
+  STATIC_REQUIRE(exitguard::ExitVenue<TokenVenue>);
+  STATIC_REQUIRE_FALSE(exitguard::DeclaresCapabilities<TokenVenue>);
   STATIC_REQUIRE_FALSE(exitguard::QueriesPosition<TokenVenue>);
   STATIC_REQUIRE_FALSE(exitguard::ProvidesReferencePrice<TokenVenue>);
+  STATIC_REQUIRE_FALSE(exitguard::HearsExitFinished<TokenVenue>);
+  STATIC_REQUIRE(exitguard::check_venue_contract<TokenVenue>());
 
   // Near misses are not mistaken for the real thing.
   STATIC_REQUIRE_FALSE(exitguard::AwaitableVenue<NearMissVenue>);
-  STATIC_REQUIRE_FALSE(exitguard::DeclaresExclusiveAttempts<NearMissVenue>);
+  STATIC_REQUIRE_FALSE(exitguard::ExitVenue<NearMissVenue>);
+  STATIC_REQUIRE_FALSE(exitguard::DeclaresCapabilities<NearMissVenue>);
   STATIC_REQUIRE_FALSE(exitguard::QueriesPosition<NearMissVenue>);
   STATIC_REQUIRE_FALSE(exitguard::ProvidesReferencePrice<NearMissVenue>);
 
   STATIC_REQUIRE_FALSE(exitguard::AwaitableVenue<WrongResultVenue>);
-  STATIC_REQUIRE_FALSE(exitguard::DeclaresExclusiveAttempts<WrongResultVenue>);
+  STATIC_REQUIRE_FALSE(exitguard::DeclaresCapabilities<WrongResultVenue>);
   STATIC_REQUIRE_FALSE(exitguard::QueriesPosition<WrongResultVenue>);
   // A position query must answer in Quantity: a double is not taken.
   STATIC_REQUIRE(exitguard::AwaitableVenue<DoubleQueryVenue>);
   STATIC_REQUIRE_FALSE(exitguard::QueriesPosition<DoubleQueryVenue>);
   STATIC_REQUIRE_FALSE(exitguard::ProvidesReferencePrice<WrongResultVenue>);
 
-  // Only a venue with a const can_query_position() reports whether it may query.
-  STATIC_REQUIRE(exitguard::ReportsPositionQuery<SwitchableQueryVenue>);
+  STATIC_REQUIRE(exitguard::DeclaresCapabilities<SwitchableQueryVenue>);
   STATIC_REQUIRE(exitguard::QueriesPosition<SwitchableQueryVenue>);
-  STATIC_REQUIRE(exitguard::AwaitableVenue<SwitchableQueryVenue>);
-  STATIC_REQUIRE_FALSE(exitguard::DeclaresExclusiveAttempts<SwitchableQueryVenue>);
-  STATIC_REQUIRE_FALSE(exitguard::ReportsPositionQuery<FullVenue>);
-  STATIC_REQUIRE_FALSE(exitguard::ReportsPositionQuery<TokenVenue>);
-  STATIC_REQUIRE_FALSE(exitguard::ReportsPositionQuery<NearMissVenue>);
-  STATIC_REQUIRE_FALSE(exitguard::ReportsPositionQuery<NonConstSwitchVenue>);
 
   // Not venues at all.
-  STATIC_REQUIRE_FALSE(exitguard::AwaitableVenue<int>);
-  STATIC_REQUIRE_FALSE(exitguard::DeclaresExclusiveAttempts<ExitOrder>);
+  STATIC_REQUIRE_FALSE(exitguard::ExitVenue<int>);
+  STATIC_REQUIRE_FALSE(exitguard::DeclaresCapabilities<ExitOrder>);
+}
+
+TEST_CASE("declared_capabilities believes a declaration only where the member backs it", "[venue][concepts]") {
+  struct Case {
+    const char* name;
+    exitguard::VenueCapabilities got;
+    exitguard::VenueCapabilities want;
+  };
+  const Case c = GENERATE(values<Case>({
+      {"declares everything", exitguard::declared_capabilities(FullVenue(1, 1.0)), {true, true, false}},
+      {"a query switched on", exitguard::declared_capabilities(SwitchableQueryVenue(true)), {false, true, true}},
+      {"a query switched off", exitguard::declared_capabilities(SwitchableQueryVenue(false)), {false, false, true}},
+      {"claims a query it lacks", exitguard::declared_capabilities(ClaimsQueriesVenue{}), {true, false, true}},
+      {"declares nothing, has a query", exitguard::declared_capabilities(UndeclaredQueryVenue{}), {false, true, false}},
+      {"declares nothing at all", exitguard::declared_capabilities(TokenVenue(asio::io_context().get_executor())),
+       {false, false, false}},
+  }));
+  INFO(c.name);
+  CHECK(c.got.exclusive_attempts == c.want.exclusive_attempts);
+  CHECK(c.got.queries_position == c.want.queries_position);
+  CHECK(c.got.enforces_reduce_only == c.want.enforces_reduce_only);
 }
 
 TEST_CASE("the awaitable venue submits, reports its position and its price", "[venue]") {
@@ -288,7 +321,7 @@ TEST_CASE("the awaitable venue submits, reports its position and its price", "[v
   CHECK(refused->error == exitguard::error::slippage_exceeded);
   REQUIRE(left);
   CHECK(*left == 0);
-  CHECK(venue.exclusive_attempts());
+  CHECK(venue.capabilities().exclusive_attempts);
   CHECK(venue.reference_price("SOL-1") == 95.0);
   CHECK(venue.reference_price("other") == 0.0);
 }
@@ -342,8 +375,8 @@ TEST_CASE("the token-style venue completes with void(error_code, SubmitOutcome)"
 TEST_CASE("a venue reports at run time whether its position may be queried", "[venue]") {
   asio::io_context ioc;
   SwitchableQueryVenue on(true), off(false);
-  CHECK(on.can_query_position());
-  CHECK_FALSE(off.can_query_position());
+  CHECK(on.capabilities().queries_position);
+  CHECK_FALSE(off.capabilities().queries_position);
 
   std::optional<Quantity> size;
   asio::co_spawn(

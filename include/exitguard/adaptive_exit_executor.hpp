@@ -62,6 +62,7 @@
 #pragma once
 
 #include <exitguard/error.hpp>
+#include <exitguard/exclusivity_key.hpp>
 #include <exitguard/exit_attempt_tracker.hpp>
 #include <exitguard/exit_circuit_breaker.hpp>
 #include <exitguard/exit_deadline_manager.hpp>
@@ -136,11 +137,19 @@ struct BasicExitSettings : BasicExitEngineSettings<Clock> {
   // Told of fills that arrive after their exit had already ended, up to the
   // late-answer horizon: what it captures must live that long.
   std::function<void(const LateFillAfterExit&)> on_late_fill_after_exit;
+  // Starts every exclusivity key (exclusivity_key.hpp): 1 to 8 letters or digits,
+  // e.g. the bot's name, so that keys say whose they are.
+  std::string key_namespace = "eg";
+  // The key scope's 64-bit instance. Empty (the default): drawn fresh by each executor,
+  // so keys never repeat across executors, processes or restarts. Set it only to
+  // reproduce a run (a replay, a test): two executors with one instance repeat keys.
+  std::optional<std::uint64_t> key_instance;
 
   // The first invalid setting, or an empty code.
   boost::system::error_code validate() const noexcept {
     if (auto ec = BasicExitEngineSettings<Clock>::validate()) return ec;
     if (!classifier || !escalates) return error::invalid_ladder;
+    if (!ExclusivityKeyScope::valid_namespace(key_namespace)) return error::invalid_key_namespace;
     return {};
   }
 };
@@ -224,36 +233,23 @@ struct query_done_handler {
   }
 };
 
-template <class Venue>
-bool venue_exclusive(const Venue& v) {
-  if constexpr (DeclaresExclusiveAttempts<Venue>)
-    return v.exclusive_attempts();
-  else
-    return false;
-}
-
-template <class Venue>
-bool venue_queryable(const Venue& v) {
-  if constexpr (QueriesPosition<Venue>) {
-    if constexpr (ReportsPositionQuery<Venue>)
-      return v.can_query_position();
-    else
-      return true;
-  } else {
-    return false;
-  }
-}
-
 // What every exit of one executor shares; it outlives the executor object while
 // exits (or a deferred exit not yet started) need it.
 template <class Clock, class Executor>
 struct executor_shared {
   executor_shared(const Executor& ex, BasicExitSettings<Clock> s, BasicExitCircuitBreaker<Clock>* b,
                   BasicTradingHaltCoordinator<Clock>* h, MetricsSink* m)
-      : executor(ex), settings(std::move(s)), breaker(b), halt(h), metrics(m) {}
+      : executor(ex),
+        settings(std::move(s)),
+        keys(settings.key_instance ? ExclusivityKeyScope(settings.key_namespace, *settings.key_instance)
+                                   : ExclusivityKeyScope::generate(settings.key_namespace)),
+        breaker(b),
+        halt(h),
+        metrics(m) {}
 
   const Executor executor;
   const BasicExitSettings<Clock> settings;
+  const ExclusivityKeyScope keys;  // this executor's: no other executor, process or restart shares it
   BasicExitCircuitBreaker<Clock>* const breaker;
   BasicTradingHaltCoordinator<Clock>* const halt;
   MetricsSink* const metrics;
@@ -322,9 +318,10 @@ class exit_operation final : public exit_answer_sink,
       });
     }
     on_venue([self] {
-      VenueCapabilities caps;
-      caps.exclusive_attempts = self->contain("exclusive_attempts threw", false, [&] { return venue_exclusive(self->venue_); });
-      caps.queries_position = self->contain("can_query_position threw", false, [&] { return venue_queryable(self->venue_); });
+      // A capabilities() that throws guarantees nothing (a query_position member is
+      // still used: asking is not a guarantee).
+      const VenueCapabilities caps = self->contain("capabilities threw", VenueCapabilities{false, QueriesPosition<Venue>, false},
+                                                   [&] { return declared_capabilities(self->venue_); });
       boost::asio::dispatch(self->strand_, [self, caps] { self->begin(caps); });
     });
   }
@@ -388,7 +385,7 @@ class exit_operation final : public exit_answer_sink,
   }
 
   void begin(VenueCapabilities caps) {
-    engine_.emplace(shared_->settings, std::move(request_), id_, caps);
+    engine_.emplace(shared_->settings, std::move(request_), id_, caps, shared_->keys.prefix());
     const time_point now = Clock::now();
     boost::system::error_code refusal;
     if (shared_->breaker) {
@@ -477,7 +474,10 @@ class exit_operation final : public exit_answer_sink,
   }
 
   void submit(std::uint32_t attempt) {
-    on_venue([link = link_, attempt, order = engine_->order(attempt), this]() mutable {
+    ExitOrder order = engine_->order(attempt);
+    order.not_after = std::chrono::system_clock::now() +
+                      std::chrono::duration_cast<std::chrono::system_clock::duration>(order.time_in_force);
+    on_venue([link = link_, attempt, order = std::move(order), this]() mutable {
       if (link->exit.expired()) return;
       auto slot = link->attempt_signal(attempt).slot();
       submit_done_handler done{link, attempt};
@@ -660,6 +660,23 @@ class exit_operation final : public exit_answer_sink,
       armed_.reset();
       timer_.cancel();
     }
+    if constexpr (HearsExitFinished<Venue>) {
+      // The venue outlives its exits' operations (docs/venues.md): it is told, on its
+      // executor, that this exit takes no more answers.
+      ExitFinished f;
+      f.exit_id = id_;
+      f.position_id = engine_->request().position_id;
+      f.exclusivity_keys = engine_->exclusivity_keys();
+      f.attempts = engine_->attempts_started();
+      for (const auto& r : engine_->tracker().attempts())
+        if (r.outcome == AttemptOutcome::in_doubt || r.outcome == AttemptOutcome::cancelled ||
+            r.outcome == AttemptOutcome::pending)
+          ++f.unanswered_attempts;
+      f.filled_quantity = engine_->filled();
+      on_venue([this, keep = this->shared_from_this(), f = std::move(f)] {
+        contain_void("exit_finished threw", [&] { venue_.exit_finished(f); });
+      });
+    }
     if constexpr (venue_has_executor<Venue>) {
       if (link_) on_venue([link = std::move(link_)]() mutable { link.reset(); });
     }
@@ -788,12 +805,16 @@ class BasicAdaptiveExitExecutor {
 
   executor_type get_executor() const noexcept { return shared_->executor; }
   const settings_type& settings() const noexcept { return shared_->settings; }
+  // Where this executor's exclusivity keys come from (exclusivity_key.hpp): every
+  // order it sends carries a key starting with keys().prefix().
+  const ExclusivityKeyScope& keys() const noexcept { return shared_->keys; }
   breaker_type* breaker() const noexcept { return shared_->breaker; }
   halt_type* halt() const noexcept { return shared_->halt; }
 
   // Closes `request.quantity` of a position through `venue`. See the header comment.
-  template <class Venue, class CompletionToken>
+  template <ExitVenue Venue, class CompletionToken>
   auto async_execute(ExitRequest request, Venue& venue, CompletionToken&& token) {
+    static_assert(check_venue_contract<Venue>());
     using signature = void(boost::system::error_code, report_type);
     return boost::asio::async_initiate<CompletionToken, signature>(detail::exit_initiation<Clock, Executor>{shared_},
                                                                    token, &venue, std::move(request));
@@ -819,7 +840,7 @@ using EscalationStep = BasicEscalationStep<std::chrono::steady_clock>;
 
 // The front door: close a position through `venue` with `exits`' ladder, deadline,
 // breaker and halt coordinator. Completes with void(error_code, ExitReport).
-template <class Clock, class Executor, class Venue, class CompletionToken>
+template <class Clock, class Executor, ExitVenue Venue, class CompletionToken>
 auto execute_exit(BasicAdaptiveExitExecutor<Clock, Executor>& exits, Venue& venue, ExitRequest request,
                   CompletionToken&& token) {
   return exits.async_execute(std::move(request), venue, std::forward<CompletionToken>(token));

@@ -44,6 +44,7 @@ enum class error : int {
   insufficient_funds = 209,
   event_not_allowed = 210,
   callback_threw = 211,
+  attempt_expired = 212,
   // 4xx: venue answers refused by validation (audited, never counted as reported)
   fill_without_quantity = 401,
   overfill = 402,
@@ -78,6 +79,7 @@ enum class error : int {
   invalid_late_answer_horizon = 322,
   invalid_lot_size = 323,
   invalid_exit_attempt_limit = 324,
+  invalid_key_namespace = 325,
 };
 
 // Conditions group errors so that callers can test for a family.
@@ -125,6 +127,7 @@ inline constexpr error_info error_table[] = {
     {error::event_not_allowed, "event_not_allowed",
      "the exit's state does not allow this event: it was refused and audited"},
     {error::callback_threw, "callback_threw", "a user callable (venue member, classifier, rule, sink) threw"},
+    {error::attempt_expired, "attempt_expired", "the attempt is known dead: it can never land"},
     {error::fill_without_quantity, "fill_without_quantity",
      "the venue reported a fill without a positive quantity"},
     {error::overfill, "overfill", "the venue reported more filled than the order's quantity"},
@@ -178,6 +181,7 @@ inline constexpr error_info error_table[] = {
     {error::invalid_lot_size, "invalid_lot_size", "the lot size must be a positive number of base units"},
     {error::invalid_exit_attempt_limit, "invalid_exit_attempt_limit",
      "the exit's attempt limit must be between 1 and 1000"},
+    {error::invalid_key_namespace, "invalid_key_namespace", "the key namespace must be 1 to 8 letters or digits"},
 };
 
 constexpr const error_info* find_error(int value) noexcept {
@@ -317,7 +321,7 @@ struct DefaultClassifier {
         ec == errc::broken_pipe || ec == aerr::eof)
       return FailureKind::in_doubt;
     if (ec == errc::connection_refused || ec == errc::network_unreachable ||
-        ec == errc::host_unreachable || ec == errc::network_down ||
+        ec == errc::host_unreachable || ec == errc::network_down || ec == error::attempt_expired ||
         ec == errc::resource_unavailable_try_again || ec == errc::operation_would_block ||
         ec == errc::no_buffer_space || ec == aerr::try_again || ec == aerr::would_block ||
         ec == aerr::host_not_found_try_again || ec == error::venue_unavailable)

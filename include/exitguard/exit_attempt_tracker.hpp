@@ -69,6 +69,7 @@ struct BasicAttemptRecord {
   double limit_price = 0;
   double max_slippage_bps = 0;
   typename Clock::time_point started{};
+  typename Clock::time_point live_until{};  // when its time in force ends (ExitOrder::time_in_force)
   std::optional<typename Clock::time_point> ended;
   AttemptOutcome outcome = AttemptOutcome::pending;
   Quantity filled_quantity;  // counted: the larger of the answer's total and the fill reports' sum
@@ -107,7 +108,9 @@ class BasicExitAttemptTracker {
 
   // Records the start of attempt started()+1 for `order` at `now`. Returns
   // error::attempt_limit_reached, and records nothing, if no attempt is left.
-  boost::system::error_code begin(const ExitOrder& order, time_point now, std::uint64_t key_generation = 0) {
+  // `live_until`: when its time in force ends (default: now, i.e. not given).
+  boost::system::error_code begin(const ExitOrder& order, time_point now, std::uint64_t key_generation = 0,
+                                  std::optional<time_point> live_until = std::nullopt) {
     if (remaining() == 0) return error::attempt_limit_reached;
     record_type r;
     r.number = started() + 1;
@@ -117,6 +120,7 @@ class BasicExitAttemptTracker {
     r.limit_price = order.limit_price;
     r.max_slippage_bps = order.max_slippage_bps;
     r.started = now;
+    r.live_until = live_until.value_or(now);
     r.key_generation = key_generation;
     records_.push_back(std::move(r));
     return {};

@@ -56,6 +56,7 @@
 
 #include <exitguard/detail/splitmix64.hpp>
 #include <exitguard/error.hpp>
+#include <exitguard/exclusivity_key.hpp>
 #include <exitguard/exit_attempt_tracker.hpp>
 #include <exitguard/exit_circuit_breaker.hpp>
 #include <exitguard/exit_state_machine.hpp>
@@ -173,12 +174,6 @@ struct ExitRequest {
   unsigned decimals = 0;    // base units per display unit = 10^decimals (logs and metrics only)
 };
 
-// What the venue declared it can do, read once per exit by the driver.
-struct VenueCapabilities {
-  bool exclusive_attempts = false;  // at most one attempt of an exit can land
-  bool queries_position = false;    // the position's size can be asked
-};
-
 // An attempt's answer as the driver hands it over: what the venue said, and the
 // verdicts of the user's classifier and escalation rule on its error (the engine
 // calls no user code). `answered` is false when the operation failed without an
@@ -294,12 +289,16 @@ class BasicExitEngine {
   using record_type = BasicAttemptRecord<Clock>;
   using audit_entry = BasicAuditEntry<Clock>;
 
-  // `settings` must be valid (validate()) and outlive the engine.
+  // `settings` must be valid (validate()) and outlive the engine. `key_prefix` starts
+  // every exclusivity key of this exit (ExclusivityKeyScope::prefix(): unique per
+  // executor and process, so keys never repeat after a restart); the default suits
+  // only an engine whose keys never reach a venue.
   BasicExitEngine(const settings_type& settings, ExitRequest request, std::uint64_t exit_id,
-                  VenueCapabilities capabilities)
+                  VenueCapabilities capabilities, std::string key_prefix = "exit")
       : settings_(&settings),
         request_(std::move(request)),
         exit_id_(exit_id),
+        key_prefix_(std::move(key_prefix)),
         caps_(capabilities),
         tracker_(settings.max_attempts_per_exit),
         machine_(settings.audit_capacity),
@@ -518,6 +517,7 @@ class BasicExitEngine {
     if (pending_) t = std::min(t, pending_end_);
     if (query_pending_) t = std::min(t, query_end_);
     if (backoff_until_) t = std::min(t, *backoff_until_);
+    if (requery_at_) t = std::min(t, *requery_at_);
     return t;
   }
 
@@ -565,8 +565,23 @@ class BasicExitEngine {
     o.max_slippage_bps = r.max_slippage_bps;
     o.attempt = r.number;
     o.step = r.step;
-    o.exclusivity_key = "exit-" + std::to_string(exit_id_) + "-" + std::to_string(r.key_generation);
+    o.exclusivity_key = ExclusivityKeyScope::make_key(key_prefix_, exit_id_, r.key_generation);
+    o.time_in_force = std::chrono::duration_cast<std::chrono::nanoseconds>(r.live_until - r.started);
     return o;
+  }
+
+  // Every exclusivity key this exit's attempts carried, oldest first.
+  std::vector<std::string> exclusivity_keys() const {
+    std::vector<std::string> keys;
+    std::uint64_t last = 0;
+    bool any = false;
+    for (const auto& r : tracker_.attempts()) {
+      if (any && r.key_generation == last) continue;
+      keys.push_back(ExclusivityKeyScope::make_key(key_prefix_, exit_id_, r.key_generation));
+      last = r.key_generation;
+      any = true;
+    }
+    return keys;
   }
 
   // The report as of now (final once complete, but for late fills).
@@ -813,7 +828,10 @@ class BasicExitEngine {
     // Only the position tells; a report clears these flags, so one set now came after
     // the last report (a malformed answer since): that report is stale.
     if (tracker_.any_needs_reconciliation()) return true;
-    if (reconciled_) return false;  // a position report sized the next attempt
+    // A position report sized the next attempt; it makes sending safe only where the
+    // venue never fills beyond the open position: else an earlier attempt still valid
+    // could land beside the next one (wait for its answer, or its death).
+    if (reconciled_ && caps_.enforces_reduce_only) return false;
     if (!caps_.exclusive_attempts) return true;
     // Exclusivity covers only attempts on the key the next one will carry: one whose
     // key already landed (a partial fill in doubt) may still fill more beside it.
@@ -834,6 +852,11 @@ class BasicExitEngine {
     return true;
   }
   bool can_query() const noexcept { return caps_.queries_position && !query_gave_up_; }
+  // One step's attempt_timeout after a report that left the doubt standing.
+  time_point next_requery(time_point now) const noexcept {
+    const duration d = settings_->ladder[step_].policy.attempt_timeout;
+    return d >= deadline_ - now ? deadline_ : now + d;
+  }
 
   void query_failed(time_point now) {
     // No second chance: wait for the doubt to resolve by itself, or for the deadline.
@@ -868,6 +891,13 @@ class BasicExitEngine {
       }
       if (doubt_blocks_sending()) {
         if (!can_query()) return;  // wait: a late answer or death may resolve it; else the deadline
+        // A report did not make sending safe (no reduce-only): ask again now and then,
+        // in case the attempt landed without an answer, but never in a loop.
+        if (reconciled_) {
+          if (!requery_at_) requery_at_ = next_requery(now);
+          if (now < *requery_at_) return;
+        }
+        requery_at_.reset();
         query_pending_ = true;
         query_end_ = settings_->ladder[step_].policy.attempt_timeout >= deadline_ - now
                          ? deadline_
@@ -875,6 +905,7 @@ class BasicExitEngine {
         emit(ExitOutputKind::query_position);
         return;
       }
+      requery_at_.reset();
       if (!budget_->can_start(now)) {
         if (!final_step()) {
           begin_step(step_ + 1, now);
@@ -909,11 +940,11 @@ class BasicExitEngine {
     o.limit_price = limit;
     o.max_slippage_bps = step.max_slippage_bps;
     o.step = step_;
-    tracker_.begin(o, now, key_generation_);
+    pending_end_ = budget_->attempt_end(now);
+    tracker_.begin(o, now, key_generation_, pending_end_);
     const std::uint32_t n = tracker_.started();
     reporting_.push_back(true);
     pending_ = n;
-    pending_end_ = budget_->attempt_end(now);
     reconciled_ = false;  // a reconciliation sizes one attempt
     transition(step.kind == OrderKind::market ? ExitTransitionState::market_exit_submitted
                                               : ExitTransitionState::exit_submitted,
@@ -1049,6 +1080,7 @@ class BasicExitEngine {
   const settings_type* settings_;
   ExitRequest request_;
   std::uint64_t exit_id_;
+  std::string key_prefix_;
   VenueCapabilities caps_;
   BasicExitAttemptTracker<Clock> tracker_;
   BasicExitStateMachine<Clock> machine_;
@@ -1086,6 +1118,7 @@ class BasicExitEngine {
   bool query_pending_ = false;
   bool query_gave_up_ = false;
   bool reconciled_ = false;
+  std::optional<time_point> requery_at_;  // a report left the doubt standing: ask again then
   bool halted_ = false;
   bool terminal_cancel_ = false;
   bool partial_cancel_ = false;

@@ -10,6 +10,7 @@
 #include <exitguard/adaptive_exit_executor.hpp>
 #include <exitguard/bounded_retry_executor.hpp>
 #include <exitguard/error.hpp>
+#include <exitguard/exclusivity_key.hpp>
 #include <exitguard/exit_attempt_tracker.hpp>
 #include <exitguard/exit_circuit_breaker.hpp>
 #include <exitguard/exit_deadline_manager.hpp>
@@ -20,4 +21,5 @@
 #include <exitguard/quantity.hpp>
 #include <exitguard/retry_policy.hpp>
 #include <exitguard/trading_halt_coordinator.hpp>
+#include <exitguard/transport_classifier.hpp>
 #include <exitguard/venue.hpp>

@@ -1,18 +1,36 @@
-// exitguard/venue.hpp — what exitguard sends to a venue, and what it expects back.
+// exitguard/venue.hpp — the venue contract (v2): what exitguard sends to a venue,
+// what it expects back, and what a venue declares it guarantees.
 //
 // The bot supplies the venue: an object whose `submit` sends one exit order and
-// reports a SubmitOutcome. exitguard accepts two styles:
+// reports a SubmitOutcome. Two styles (the `ExitVenue` concept):
 //   - `asio::awaitable<SubmitOutcome> submit(ExitOrder)`;
 //   - token-style `auto async_submit(ExitOrder, CompletionToken)` completing with
 //     `void(boost::system::error_code, SubmitOutcome)`.
-// Optional members make exits safer (design principle 2):
-//   - `bool exclusive_attempts() const`: true if at most one attempt of an exit can
-//     land (every attempt carries the exit's `exclusivity_key`: a durable nonce or a
-//     client order id), so an in-doubt attempt may be followed by another;
-//   - `asio::awaitable<Quantity> query_position(std::string)`: the position's current
-//     size in base units, so that the next attempt is sized to what really remains;
+// Optional members (`check_venue_contract` turns a near miss into a readable error):
+//   - `VenueCapabilities capabilities() const`: the guarantees that make a retry
+//     after doubt safe (below); absent, the venue guarantees nothing;
+//   - `asio::awaitable<Quantity> query_position(std::string)`: the position's open
+//     size now, in base units;
 //   - `double reference_price(const std::string& position_id)`: the current price
-//     that a limit order's price is derived from at each submit.
+//     each limit order is derived from;
+//   - `void exit_finished(const ExitFinished&)`: the exit takes no more answers:
+//     release what its keys held (a nonce account, a client-order-id slot).
+// Every attempt carries `ExitOrder::exclusivity_key` (exclusivity_key.hpp: unique
+// across executors, processes and restarts), `time_in_force` and `not_after`, so
+// a venue can make an attempt expire by itself.
+//
+// Which venue guarantees make a retry after doubt safe (docs/venues.md):
+//   - exclusive_attempts: at most one order per exclusivity key can ever fill (a
+//     durable nonce, a client order id the venue deduplicates for ever, not only
+//     among open orders): the next attempt on the same key may go at once;
+//   - enforces_reduce_only: the venue never fills more than the open position, so
+//     an earlier attempt landing late cannot oversell: after a position report the
+//     next attempt may go, sized to what remains;
+//   - an attempt known dead (rejected with error::attempt_expired, e.g. its
+//     blockhash expired): nothing of it can land any more.
+// A position report alone sizes the next attempt but does not stop a still-valid
+// earlier one from landing: without reduce-only it is not enough.
+//
 // Types here are plain values: no thread-safety concerns of their own.
 #pragma once
 
@@ -21,10 +39,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
 
+#include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 
 namespace exitguard {
 
@@ -60,8 +81,17 @@ struct ExitOrder {
   double max_slippage_bps = 0;     // from the reference price at submit time
   std::uint32_t attempt = 0;       // 1-based, across the whole exit
   std::uint32_t step = 0;          // 0-based ladder step
-  std::string exclusivity_key{};   // shared by the exit's attempts until one lands, then a new one (exit-<id>-<n>)
+  std::string exclusivity_key{};   // shared by the exit's attempts until one lands, then a new one
+                                   // (<namespace>-<instance>-<exit id>-<generation>: see exclusivity_key.hpp)
   bool reduce_only = true;         // an exit never opens the opposite position
+  // How long this attempt may stay live after it is sent: the step's attempt_timeout,
+  // cut to what remains of the exit's deadline. A venue that can make an order expire
+  // by itself (a time in force, a good-till time, a transaction's last valid block
+  // height) should: an attempt that expired can never land late.
+  std::chrono::nanoseconds time_in_force{};
+  // The same as a wall-clock instant, taken when the driver sent the attempt
+  // (system_clock::now() + time_in_force): for venues that take an absolute expiry.
+  std::chrono::system_clock::time_point not_after{};
 };
 
 enum class SubmitStatus : std::uint8_t {
@@ -89,22 +119,33 @@ struct SubmitOutcome {
   boost::system::error_code error{};  // why it was rejected or is in doubt
 };
 
-// The venue declares exclusive attempts (see above).
+// What a venue guarantees; read once per exit, at its start (see the header comment
+// for what each one makes safe). Declared by `VenueCapabilities capabilities() const`.
+struct VenueCapabilities {
+  bool exclusive_attempts = false;    // at most one order per exclusivity key can ever fill
+  bool queries_position = false;      // query_position() may be used (the member must exist)
+  bool enforces_reduce_only = false;  // the venue never fills more than the open position
+};
+
+// The exit will take no more answers: all its operations answered, or its late-answer
+// horizon passed. Called once per exit, on the venue's executor.
+struct ExitFinished {
+  std::uint64_t exit_id = 0;
+  std::string position_id;
+  std::vector<std::string> exclusivity_keys;  // every key its attempts carried, oldest first
+  std::uint32_t attempts = 0;
+  std::uint32_t unanswered_attempts = 0;  // sent, never answered: make them dead if you can
+  Quantity filled_quantity;               // what the exit counted as sold (bought)
+};
+
 template <class V>
-concept DeclaresExclusiveAttempts = requires(const V& v) {
-  { v.exclusive_attempts() } -> std::convertible_to<bool>;
+concept DeclaresCapabilities = requires(const V& v) {
+  { v.capabilities() } -> std::same_as<VenueCapabilities>;
 };
 
 template <class V>
 concept QueriesPosition = requires(V& v, std::string id) {
   { v.query_position(id) } -> std::same_as<boost::asio::awaitable<Quantity>>;
-};
-
-// The venue says at run time whether query_position may be used (an optional
-// capability that a venue object may or may not have, e.g. a disabled endpoint).
-template <class V>
-concept ReportsPositionQuery = requires(const V& v) {
-  { v.can_query_position() } -> std::convertible_to<bool>;
 };
 
 template <class V>
@@ -113,8 +154,67 @@ concept ProvidesReferencePrice = requires(V& v, const std::string& id) {
 };
 
 template <class V>
+concept HearsExitFinished = requires(V& v, const ExitFinished& f) { v.exit_finished(f); };
+
+template <class V>
 concept AwaitableVenue = requires(V& v, ExitOrder o) {
   { v.submit(o) } -> std::same_as<boost::asio::awaitable<SubmitOutcome>>;
 };
+
+namespace detail {
+// A completion handler of the signature async_submit must accept (never called).
+struct submit_probe_handler {
+  void operator()(boost::system::error_code, SubmitOutcome) const {}
+};
+}  // namespace detail
+
+template <class V>
+concept TokenVenue = requires(V& v, ExitOrder o) { v.async_submit(std::move(o), detail::submit_probe_handler{}); };
+
+// What every venue must have: one of the two ways to submit.
+template <class V>
+concept ExitVenue = AwaitableVenue<V> || TokenVenue<V>;
+
+// What the venue declares, or nothing guaranteed (but a query_position member is used).
+template <class V>
+VenueCapabilities declared_capabilities(const V& v) {
+  if constexpr (DeclaresCapabilities<V>) {
+    VenueCapabilities c = v.capabilities();
+    c.queries_position = c.queries_position && QueriesPosition<V>;
+    return c;
+  } else {
+    VenueCapabilities c;
+    c.queries_position = QueriesPosition<V>;
+    return c;
+  }
+}
+
+// Near misses of the optional members: each would otherwise be silently ignored (a
+// non-const capabilities(), a query_position returning the wrong type) and change
+// what the exit dares to do. Evaluated by execute_exit / async_execute.
+template <class V>
+constexpr bool check_venue_contract() {
+  static_assert(!requires { &V::exclusive_attempts; },
+                "exitguard venue contract v2: exclusive_attempts() is gone; declare "
+                "`exitguard::VenueCapabilities capabilities() const` with exclusive_attempts set");
+  static_assert(!requires { &V::can_query_position; },
+                "exitguard venue contract v2: can_query_position() is gone; set queries_position in "
+                "`exitguard::VenueCapabilities capabilities() const`");
+  static_assert(DeclaresCapabilities<V> || !requires { &V::capabilities; },
+                "exitguard venue: capabilities() must be a const member function taking nothing and "
+                "returning exactly exitguard::VenueCapabilities");
+  static_assert(QueriesPosition<V> || !requires { &V::query_position; },
+                "exitguard venue: query_position must be callable as query_position(std::string) and "
+                "return boost::asio::awaitable<exitguard::Quantity>");
+  static_assert(ProvidesReferencePrice<V> || !requires { &V::reference_price; },
+                "exitguard venue: reference_price must be callable as reference_price(const std::string&) "
+                "and return a double");
+  static_assert(HearsExitFinished<V> || !requires { &V::exit_finished; },
+                "exitguard venue: exit_finished must be callable as exit_finished(const exitguard::ExitFinished&)");
+  static_assert(AwaitableVenue<V> || !requires { &V::submit; },
+                "exitguard venue: submit must be callable as submit(exitguard::ExitOrder) and return "
+                "boost::asio::awaitable<exitguard::SubmitOutcome>");
+  return true;
+}
 
 }  // namespace exitguard

@@ -36,7 +36,7 @@
 // limit order worse than its positive limit price → not applied,
 // rejected(slippage_exceeded), key not used; else the fill is the order's quantity ×
 // fill_ratio rounded down to whole lots (computed exactly; at least one lot), and for
-// reduce-only orders at most the whole lots still open (none → not applied,
+// reduce-only orders (while reduce-only is enforced, the default) at most the whole lots still open (none → not applied,
 // rejected(insufficient_funds)); otherwise applied: the position drops, `sold`
 // rises, the key is used, and the status is filled (the whole order) or
 // partially_filled. Orders with an empty exclusivity key are never exclusive. Every
@@ -581,9 +581,12 @@ class BasicMockVenue {
     on_strand("set_exclusive_attempts");
     exclusive_ = on;
   }
-  bool exclusive_attempts() const {
-    on_strand("exclusive_attempts");
-    return exclusive_;
+  // Whether reduce-only orders are held to the open position (the default). Off, the
+  // venue fills reduce-only orders like any other: a late landing can oversell, and the
+  // venue no longer declares enforces_reduce_only.
+  void set_reduce_only_enforced(bool on) {
+    on_strand("set_reduce_only_enforced");
+    reduce_only_enforced_ = on;
   }
 
   // Whether queries are answered at all, and the latency of a query whose script
@@ -594,9 +597,11 @@ class BasicMockVenue {
     query_enabled_ = enabled;
     query_latency_ = latency;
   }
-  bool can_query_position() const {
-    on_strand("can_query_position");
-    return query_enabled_;
+  // What the venue guarantees (venue.hpp): exclusive attempts and reduce-only as set,
+  // position queries if enabled.
+  VenueCapabilities capabilities() const {
+    on_strand("capabilities");
+    return VenueCapabilities{exclusive_, query_enabled_, reduce_only_enforced_};
   }
 
   // --- operations -----------------------------------------------------------
@@ -901,7 +906,7 @@ class BasicMockVenue {
       auto [it, inserted] = positions_.try_emplace(o.position_id, book_entry{Quantity{}, Quantity{}, lot});
       book_entry& book = it->second;
       Quantity q = detail::scaled_fill(o.quantity, sub.script.fill_ratio, lot);
-      if (o.reduce_only) q = std::min(q, round_down_to_lot(std::max(book.remaining, Quantity{}), lot));
+      if (o.reduce_only && reduce_only_enforced_) q = std::min(q, round_down_to_lot(std::max(book.remaining, Quantity{}), lot));
       if (!q.is_positive()) {
         out.error = make_error_code(error::insufficient_funds);
       } else {
@@ -1067,6 +1072,7 @@ class BasicMockVenue {
   query_script_type query_default_{};
   std::vector<std::pair<time_point, time_point>> outages_;
   bool exclusive_ = true;
+  bool reduce_only_enforced_ = true;
   std::set<std::string> used_keys_;
   bool query_enabled_ = true;
   duration query_latency_ = std::chrono::milliseconds(200);
