@@ -128,6 +128,13 @@ step_consumer_prometheus() {
   ./build/consumer-prometheus/consumer_prometheus
 }
 
+step_consumer_solana() {
+  cmake -S tests/consumers/solana -B build/consumer-solana \
+        -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$STAGE"
+  cmake --build build/consumer-solana -j 2
+  ./build/consumer-solana/consumer_solana
+}
+
 # A consumer that does not ask for the prometheus component builds with
 # prometheus-cpp made invisible (a private mount namespace hides it).
 step_consumer_without_prometheus() {
@@ -158,4 +165,5 @@ run_step install step_install
 run_step consumer-installed step_consumer_installed
 run_step consumer-subdirectory step_consumer_subdirectory
 run_step consumer-prometheus step_consumer_prometheus
+run_step consumer-solana step_consumer_solana
 run_step consumer-without-prometheus step_consumer_without_prometheus
