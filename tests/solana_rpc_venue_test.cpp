@@ -94,6 +94,17 @@ struct Scenario {
     int endpoints = 1;
   };
 
+  // The venue's JSON-RPC clients keep idle keep-alive sockets of `io`: let its work
+  // finish, then destroy it while `io` still lives.
+  ~Scenario() {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (venue && !venue->idle() && std::chrono::steady_clock::now() < until)
+      io.run_one_for(std::chrono::milliseconds(50));
+    venue.reset();
+  }
+  Scenario(const Scenario&) = delete;
+  Scenario& operator=(const Scenario&) = delete;
+
   explicit Scenario(Options o)
       : quiet_or_debug(), options(o), net(SolanaLocalnet::Options{o.slot_ms, o.blockhash_validity}), payer(keypair_from(7)),
         owner(keypair_from(9)) {
@@ -226,7 +237,7 @@ struct Scenario {
   std::function<void(const sol::TransactionRequest&)> before_build;
   std::vector<sol::BuiltTransaction> attempt_wires;
   std::vector<sol::BuiltTransaction> advance_wires;
-  std::optional<Venue> venue;  // before io: destroyed after it
+  std::optional<Venue> venue;  // reset by ~Scenario, before io goes
   asio::io_context io;
 };
 

@@ -56,7 +56,10 @@
 //     than the open position (enforces_reduce_only).
 //
 // The builder may throw: nothing was sent, so the attempt is rejected with the
-// exception's code (a boost::system::system_error's) or error::callback_threw.
+// exception's code (a boost::system::system_error's) or error::venue_unavailable
+// (transient: the next attempt is safe; a builder that always throws is retried
+// until the deadline). A builder answer without a valid signature or bytes is
+// rejected error::callback_threw (permanent: a bug in the bot's builder).
 // A read that fails before anything was sent (the blockhash, the nonce) is
 // rejected with its code when RpcErrorClassifier calls it transient or permanent,
 // else with venue_unavailable.
@@ -765,9 +768,10 @@ class BasicRpcVenue {
       try {
         built = builder_(request);
       } catch (const boost::system::system_error& e) {
-        co_return rejected({}, e.code() ? e.code() : make_error_code(error::callback_threw));
+        co_return rejected({}, e.code() ? e.code() : make_error_code(error::venue_unavailable));
       } catch (...) {
-        co_return rejected({}, error::callback_threw);
+        // Nothing was sent: a retry is safe, and a signer's hiccup must not end the exit.
+        co_return rejected({}, error::venue_unavailable);
       }
       if (!Signature::from_base58(built.signature) || built.wire_base64.empty())
         co_return rejected(built.signature, error::callback_threw);

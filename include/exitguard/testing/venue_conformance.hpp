@@ -657,8 +657,11 @@ class conformance_run {
       case ConformanceFault::lost_answer:
       case ConformanceFault::throws:
         if (fault == ConformanceFault::throws)
-          checks.require(first && first->outcome == AttemptOutcome::in_doubt,
-                         "throws: the throwing attempt is not in doubt (" +
+          // In doubt, or rejected by a venue that caught the throw before sending
+          // anything (the truth check proves nothing of it sold).
+          checks.require(first && (first->outcome == AttemptOutcome::in_doubt ||
+                                   first->outcome == AttemptOutcome::rejected),
+                         "throws: the throwing attempt is neither in doubt nor rejected (" +
                              (first ? std::string(to_string(first->outcome)) + " " + error_label(first->error)
                                     : std::string("no attempt")) +
                              ")");
