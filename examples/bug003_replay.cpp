@@ -1,4 +1,5 @@
-// bug003_replay — the stop-loss that became a 17 % loss, replayed in virtual time.
+// bug003_replay — the stop-loss that became a 17 % loss, replayed in virtual time,
+// and with --venue solana-local against a local Solana runtime in real time.
 //
 // A long position of 1,000 units entered at 100.00 hits its 5 % stop at 95.00 (t = 0)
 // during a crash: the price then falls by 10 % of the entry price per minute. The
@@ -7,10 +8,19 @@
 // once with exitguard's defaults, against exitguard::testing::MockVenue, and prints
 // what happened: a table, or with --json one JSON document.
 //
-//   bug003_replay            # table
+// --venue solana-local (built when the solana component and libsodium are; see
+// examples/support/bug003_solana_local.hpp) runs the same variants, exitguard's policy
+// only, through solana::RpcVenue against the LiteSVM JSON-RPC server of
+// tests/solana/localnet: real signed TransferChecked transactions, the faults injected
+// by the server, and what each exit reported compared with what left the token
+// account on chain. The legacy loop is left out there: its 600 s would be real.
+//
+//   bug003_replay            # table (--venue mock, the default)
 //   bug003_replay --json     # {"runs":[{"policy":...,"variant":...,...}]}
 //   bug003_replay --check    # table, then checks the acceptance figures; exit 1 if one fails
 //   bug003_replay --verbose  # also exitguard's log: one line per exit transition (stderr)
+//   bug003_replay --venue solana-local [--lifetime durable-nonce|blockhash] [--slot-ms 100]
+//                                      # about 40 s of wall time; --json and --check as above
 
 #include <exitguard/adaptive_exit_executor.hpp>
 #include <exitguard/testing/manual_clock.hpp>
@@ -19,6 +29,10 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#if EXITGUARD_REPLAY_SOLANA
+#include "support/bug003_solana_local.hpp"
+#endif
 
 #include <chrono>
 #include <cmath>
@@ -349,26 +363,96 @@ bool check(const std::vector<Run>& runs) {
   return failed == 0;
 }
 
+void usage(const char* program) {
+  std::fprintf(stderr,
+               "usage: %s [--venue mock | --venue solana-local [--lifetime durable-nonce|blockhash] [--slot-ms MS]]\n"
+               "       [--json | --check] [--verbose]\n",
+               program);
+}
+
+// The real-network mode; its own figures and checks (bug003_solana_local.hpp).
+int run_solana_local(bool json, bool checks, bool verbose, bool blockhash, int slot_ms) {
+#if EXITGUARD_REPLAY_SOLANA
+  bug003::SolanaLocalOptions options;
+  options.lifetime = blockhash ? exitguard::solana::LifetimeMode::recent_blockhash
+                               : exitguard::solana::LifetimeMode::durable_nonce;
+  options.slot_ms = slot_ms;
+  options.verbose = verbose;
+  options.position_units = static_cast<std::uint64_t>(position_size.units());
+  options.stop_price = stop_price;
+  options.price_change_per_second = price_change_per_second;
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<bug003::SolanaLocalRun> runs;
+  try {
+    runs = bug003::run_solana_local(options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bug003_replay --venue solana-local: %s\n", e.what());
+    return 2;
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (json) {
+    bug003::print_solana_local_json(options, runs, wall);
+    return 0;
+  }
+  bug003::print_solana_local_table(options, runs, wall);
+  return checks && !bug003::check_solana_local(options, runs) ? 1 : 0;
+#else
+  (void)json, (void)checks, (void)verbose, (void)blockhash, (void)slot_ms;
+  std::fprintf(stderr,
+               "bug003_replay: --venue solana-local is not built in: it needs the exitguard::solana component "
+               "(Boost.JSON, OpenSSL) and libsodium (pkg-config libsodium) at configure time\n");
+  return 2;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool json = false;
   bool checks = false;
   bool verbose = false;
+  bool solana_local = false;
+  bool blockhash = false;
+  bool solana_option = false;  // --lifetime or --slot-ms: meaningful with solana-local only
+  int slot_ms = 100;
   for (int i = 1; i < argc; ++i) {
+    const bool has_value = i + 1 < argc;
     if (std::strcmp(argv[i], "--json") == 0) {
       json = true;
     } else if (std::strcmp(argv[i], "--check") == 0) {
       checks = true;
     } else if (std::strcmp(argv[i], "--verbose") == 0) {
       verbose = true;
+    } else if (std::strcmp(argv[i], "--venue") == 0 && has_value &&
+               (std::strcmp(argv[i + 1], "mock") == 0 || std::strcmp(argv[i + 1], "solana-local") == 0)) {
+      solana_local = std::strcmp(argv[++i], "solana-local") == 0;
+    } else if (std::strcmp(argv[i], "--lifetime") == 0 && has_value &&
+               (std::strcmp(argv[i + 1], "durable-nonce") == 0 || std::strcmp(argv[i + 1], "blockhash") == 0)) {
+      blockhash = std::strcmp(argv[++i], "blockhash") == 0;
+      solana_option = true;
+    } else if (std::strcmp(argv[i], "--slot-ms") == 0 && has_value) {
+      char* end = nullptr;
+      const long ms = std::strtol(argv[++i], &end, 10);
+      // Below 20 ms the server's slot timer and the venue's polling blur; above 1 s
+      // the outage's 30 s hold only a few attempts.
+      if (*end != '\0' || ms < 20 || ms > 1000) {
+        std::fprintf(stderr, "bug003_replay: --slot-ms takes 20 to 1000\n");
+        return 2;
+      }
+      slot_ms = static_cast<int>(ms);
+      solana_option = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--json | --check] [--verbose]\n", argv[0]);
+      usage(argv[0]);
       return 2;
     }
   }
+  if (solana_option && !solana_local) {
+    std::fprintf(stderr, "bug003_replay: --lifetime and --slot-ms need --venue solana-local\n");
+    return 2;
+  }
   // The transitions are the story told by the table; --verbose shows them one by one.
   exitguard::default_logger()->set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
+  if (solana_local) return run_solana_local(json, checks, verbose, blockhash, slot_ms);
   std::vector<Run> runs;
   for (const auto& v : variants) {
     runs.push_back(run_legacy(v));

@@ -73,7 +73,8 @@
 // Thread safety: every member runs on get_executor() (a strand the venue owns); call
 // them there (the driver does). Lifetimes: the venue must outlive its operations and
 // background nonce releases (idle() tells); destroy it after its io_context stopped
-// or ran out of work. Logging: spdlog logger "exitguard.solana", at debug only.
+// or ran out of work, and before the io_context itself is destroyed (its kept-alive
+// sockets close through the io_context's services). Logging: spdlog logger "exitguard.solana", at debug only.
 #pragma once
 
 #include <exitguard/error.hpp>
