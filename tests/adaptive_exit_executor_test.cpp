@@ -2166,3 +2166,39 @@ TEST_CASE("exit_finished is told once, when the exit takes no more answers, with
     CHECK(venue.finished.front().attempts == 2);
   }
 }
+
+TEST_CASE("without reduce-only a position report does not free the next attempt: the exit asks again, never sends twice",
+          "[adaptive_exit_executor][in_doubt]") {
+  Clock::reset();
+  ExitFixture f;
+  f.venue.set_exclusive_attempts(false);
+  f.venue.set_reduce_only_enforced(false);
+  REQUIRE_FALSE(f.venue.capabilities().enforces_reduce_only);
+  SECTION("the attempt never lands: in_doubt_unresolvable at the deadline, nothing sold") {
+    f.venue.push(lost());
+    f.venue.set_default(fill());
+    auto [ec, r] = f.run(f.open());
+    CHECK(ec == exitguard::error::in_doubt_unresolvable);
+    CHECK(r.attempts == 1);
+    CHECK(f.venue.submissions().size() == 1);
+    CHECK(f.venue.queries().size() >= 2);  // asked again once per attempt_timeout
+    CHECK(f.venue.sold("SOL-1") == 0);
+  }
+  SECTION("it lands late without an answer: a report finds the sale and the exit closes, sold once") {
+    f.venue.push(in_doubt(1s, 12s));  // in doubt at once, lands silently 12 s after its submit
+    f.venue.set_default(fill());
+    auto [ec, r] = f.run(f.open());
+    CHECK_FALSE(ec);
+    CHECK(r.closed());
+    CHECK(r.attempts == 1);
+    CHECK(f.venue.submissions().size() == 1);
+    CHECK(f.venue.sold("SOL-1") == 1000);
+    CHECK(r.filled_quantity == 1000);
+  }
+  // Every order the driver sent carried its time in force and a wall-clock not_after.
+  for (const auto& sub : f.venue.submissions()) {
+    CHECK(sub.order.time_in_force > std::chrono::nanoseconds::zero());
+    CHECK(sub.order.not_after > std::chrono::system_clock::now() - std::chrono::minutes(5));
+    CHECK(sub.order.not_after <= std::chrono::system_clock::now() + sub.order.time_in_force);
+  }
+}

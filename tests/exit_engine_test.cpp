@@ -1763,3 +1763,17 @@ TEST_CASE("Orders carry the key prefix, the exit id, the key generation and the 
   CHECK(o.time_in_force == std::chrono::nanoseconds(limit_policy().attempt_timeout));
   CHECK(engine.exclusivity_keys() == std::vector<std::string>{"bot1-00000000000000ff-17-0"});
 }
+
+TEST_CASE("A malformed answer after a position report makes it stale: the position is asked again at once") {
+  auto h = make(base_settings(), queryable);
+  h->start(at(0s));
+  h->quote(100);
+  h->timeout();  // 8 s: in doubt
+  REQUIRE(has(h->timeout(), K::query_position));  // 9 s
+  REQUIRE(kinds(h->position(1000)) == std::vector<K>{K::quote});
+  h->at(9100ms);
+  // Attempt 1's late answer says "filled" with nothing: only the position tells now.
+  const auto outs = h->answer(1, filled(0));
+  CHECK(has(outs, K::query_position));
+  CHECK(h->engine.attempts_started() == 1);
+}

@@ -15,8 +15,9 @@
 //
 // In doubt (design principle 2): an attempt that timed out, or that the venue could
 // not confirm, may still land. Another attempt is sent only if the venue declares
-// exclusive attempts, or after a position query sized it to what remains; with
-// neither, nothing more is sent and the exit fails error::in_doubt_unresolvable at
+// exclusive attempts, or, on a venue that enforces reduce-only, after a position
+// query sized it to what remains, or once the attempt is answered or known dead
+// (rejected error::attempt_expired); with none of these, nothing more is sent and the exit fails error::in_doubt_unresolvable at
 // its deadline unless the doubt resolves first. Late answers are taken until the
 // late-answer horizon (default 90 s after the exit signal), also after the exit
 // ended ("reality wins": ExitSettings::on_late_fill_after_exit hears of each fill
@@ -36,7 +37,7 @@
 // success nor as a failure for the breaker.
 //
 // The venue: every member (submit, async_submit, query_position, reference_price,
-// exclusive_attempts, can_query_position) is called on the venue's executor — its
+// capabilities, exit_finished) is called on the venue's executor — its
 // `get_executor()` if it has one, so one venue may serve exits on many threads — or,
 // for a venue without one, on the exit's strand (such a venue must then be safe to
 // call from several strands, or be used from a single-threaded io_context). Answers
@@ -47,7 +48,8 @@
 //
 // Lifetimes: the venue, breaker, halt coordinator and metrics sink must outlive the
 // exits' completions; after its completion an exit calls none of them but the
-// venue's operations it already started. The venue's handlers hold no strand, timer
+// venue's operations it already started, and a venue's exit_finished (at release: a
+// venue that has exit_finished must outlive every exit's release, which it hears). The venue's handlers hold no strand, timer
 // or exit state, only a small link that expires with the exit: a venue that keeps a
 // handler after the io_context is gone keeps nothing of exitguard's alive. The
 // executor object itself may be destroyed while exits run (a `deferred` exit started
@@ -669,12 +671,19 @@ class exit_operation final : public exit_answer_sink,
       f.exclusivity_keys = engine_->exclusivity_keys();
       f.attempts = engine_->attempts_started();
       for (const auto& r : engine_->tracker().attempts())
-        if (r.outcome == AttemptOutcome::in_doubt || r.outcome == AttemptOutcome::cancelled ||
-            r.outcome == AttemptOutcome::pending)
-          ++f.unanswered_attempts;
+        if (may_still_land(r.outcome)) ++f.unanswered_attempts;
       f.filled_quantity = engine_->filled();
-      on_venue([this, keep = this->shared_from_this(), f = std::move(f)] {
-        contain_void("exit_finished threw", [&] { venue_.exit_finished(f); });
+      // Holds the venue and the logger, not the exit: the report was delivered long ago.
+      // A throw is logged, not audited.
+      on_venue([venue = &venue_, logger = shared_->settings.logger, f = std::move(f)] {
+        try {
+          venue->exit_finished(f);
+        } catch (...) {
+          try {
+            logger->warn("exit_finished threw exit_id={} position={}", f.exit_id, f.position_id);
+          } catch (...) {
+          }
+        }
       });
     }
     if constexpr (venue_has_executor<Venue>) {

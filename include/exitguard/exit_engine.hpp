@@ -37,7 +37,9 @@
 //     exit's attempt limit, not by its policy's max_attempts;
 //   - in doubt (principle 2): an attempt that timed out, or whose answer the venue
 //     could not give, may still land. Another attempt is sent only if the venue's
-//     attempts are exclusive, or after a position query sized it to what remains.
+//     attempts are exclusive, or, on a venue that enforces reduce-only, after a
+//     position query sized it to what remains, or once the attempt is answered or
+//     known dead.
 //     A malformed answer needs the query even on an exclusive venue. With neither,
 //     nothing more is sent and the exit fails in_doubt_unresolvable at its deadline
 //     unless the doubt resolves first;
@@ -551,7 +553,9 @@ class BasicExitEngine {
     }
   }
 
-  // The order of attempt `number` (1-based), as the venue must receive it.
+  // The order of attempt `number` (1-based), as the venue must receive it, but for
+  // `not_after`: a wall-clock instant the driver sets when it sends the order
+  // (send time + time_in_force).
   ExitOrder order(std::uint32_t number) const {
     const record_type& r = *tracker_.find(number);
     ExitOrder o;
@@ -893,7 +897,8 @@ class BasicExitEngine {
         if (!can_query()) return;  // wait: a late answer or death may resolve it; else the deadline
         // A report did not make sending safe (no reduce-only): ask again now and then,
         // in case the attempt landed without an answer, but never in a loop.
-        if (reconciled_) {
+        // (A malformed answer since the report made it stale: ask at once.)
+        if (reconciled_ && !tracker_.any_needs_reconciliation()) {
           if (!requery_at_) requery_at_ = next_requery(now);
           if (now < *requery_at_) return;
         }

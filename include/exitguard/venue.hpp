@@ -85,7 +85,7 @@ struct ExitOrder {
                                    // (<namespace>-<instance>-<exit id>-<generation>: see exclusivity_key.hpp)
   bool reduce_only = true;         // an exit never opens the opposite position
   // How long this attempt may stay live after it is sent: the step's attempt_timeout,
-  // cut to what remains of the exit's deadline. A venue that can make an order expire
+  // cut to the end of the step's time budget (never past the exit's deadline). A venue that can make an order expire
   // by itself (a time in force, a good-till time, a transaction's last valid block
   // height) should: an attempt that expired can never land late.
   std::chrono::nanoseconds time_in_force{};
@@ -128,13 +128,14 @@ struct VenueCapabilities {
 };
 
 // The exit will take no more answers: all its operations answered, or its late-answer
-// horizon passed. Called once per exit, on the venue's executor.
+// horizon passed. Called at most once per exit (not if the io_context stops first), on
+// the venue's executor, possibly after the exit's completion.
 struct ExitFinished {
   std::uint64_t exit_id = 0;
   std::string position_id;
   std::vector<std::string> exclusivity_keys;  // every key its attempts carried, oldest first
   std::uint32_t attempts = 0;
-  std::uint32_t unanswered_attempts = 0;  // sent, never answered: make them dead if you can
+  std::uint32_t unanswered_attempts = 0;  // may still land (in doubt, cancelled, pending): make them dead if you can
   Quantity filled_quantity;               // what the exit counted as sold (bought)
 };
 
