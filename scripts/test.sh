@@ -9,7 +9,7 @@
 #   EXITGUARD_SKIP_ASAN=1 scripts/test.sh   # skip the ASan/UBSan pass
 #   EXITGUARD_SKIP_TSAN=1 scripts/test.sh   # skip the ThreadSanitizer pass
 #   EXITGUARD_SKIP_FUZZ=1 scripts/test.sh   # skip the fuzzers
-#   EXITGUARD_FUZZ_SECONDS=10 scripts/test.sh   # seconds per fuzzer (default 60)
+#   EXITGUARD_FUZZ_SECONDS=10 scripts/test.sh   # seconds per fuzzer (default 30)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -97,9 +97,9 @@ step_tsan() {
   cmake --workflow --preset tsan
 }
 
-# Every fuzz/<name>_fuzzer for EXITGUARD_FUZZ_SECONDS (60) seconds on a copy of its corpus.
+# Every fuzz/<name>_fuzzer for EXITGUARD_FUZZ_SECONDS (30) seconds on a copy of its corpus.
 step_fuzz() {
-  "$ROOT/scripts/fuzz.sh" "${EXITGUARD_FUZZ_SECONDS:-60}"
+  "$ROOT/scripts/fuzz.sh" "${EXITGUARD_FUZZ_SECONDS:-30}"
 }
 
 step_install() {
