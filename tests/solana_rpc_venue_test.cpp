@@ -196,9 +196,10 @@ struct Scenario {
   }
 
   void summary(const char* name, const Result& r) {
+    // Printed for the CI log, with the summary line below.
     for (const auto& a : r.report.attempt_records)
-      UNSCOPED_INFO("attempt " << a.number << " step " << a.step << " outcome " << eg::to_string(a.outcome)
-                               << " error " << a.error.message() << " tx " << a.transaction_id);
+      std::printf("[solana-venue]   attempt %u step %u outcome %s error %s tx %s\n", a.number, a.step,
+                  std::string(eg::to_string(a.outcome)).c_str(), a.error.message().c_str(), a.transaction_id.c_str());
     std::printf("[solana-venue] %-28s state=%s error=%s attempts=%u filled=%lld sold_on_chain=%llu exit_time_ms=%lld\n",
                 name, std::string(eg::to_string(r.report.final_state)).c_str(),
                 r.ec ? r.ec.message().c_str() : "none", r.report.attempts,
