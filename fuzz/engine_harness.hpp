@@ -257,7 +257,8 @@ inline bool check_settings(const EngineSettings& s) {
 
 // --- request and capabilities ----------------------------------------------------------
 
-// u8 flags (bit 0 exclusive_attempts, bit 1 queries_position, bit 2 side buy),
+// u8 flags (bit 0 exclusive_attempts, bit 1 queries_position, bit 2 side buy,
+// bit 3 enforces_reduce_only),
 // lot (tag u8 % 4: 1; 1 + u16; an edge 0, -1, INT64_MIN, INT64_MAX, 10^6; raw i64),
 // quantity (tag % 4: lot x (1 + u8) + u8 % lot of dust; lot x (1 + u16); an edge
 // 0, lot - 1, lot, INT64_MAX, -1, INT64_MIN; raw i64), signal price (tag % 4:
@@ -274,6 +275,7 @@ inline DecodedRequest decode_request(FuzzInput& in) {
   const std::uint8_t flags = in.byte();
   d.caps.exclusive_attempts = (flags & 1) != 0;
   d.caps.queries_position = (flags & 2) != 0;
+  d.caps.enforces_reduce_only = (flags & 8) != 0;
   d.request.position_id = "fuzz";
   d.request.side = (flags & 4) != 0 ? exitguard::Side::buy : exitguard::Side::sell;
   using L = std::numeric_limits<std::int64_t>;
@@ -709,6 +711,10 @@ class EngineHarness {
         const std::uint64_t since = doubt_since_[i] == 0 ? events_ : doubt_since_[i];
         if (!(reconciled_at_ > since))
           fail("submit while an attempt is in doubt on a non-exclusive venue, without a position report", __FILE__,
+               __LINE__);
+        // A report frees the next attempt only where the venue enforces reduce-only.
+        if (!caps_.enforces_reduce_only)
+          fail("submit while an attempt is in doubt on a venue that is neither exclusive nor reduce-only", __FILE__,
                __LINE__);
         doubt_needs_report = true;
       }
