@@ -9,7 +9,10 @@ DEMO_TARGET="${EXITGUARD_DEMO_TARGET:-bug003_replay}"
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-./scripts/setup-deps.sh
-cmake --preset release
-cmake --build --preset release --target "$DEMO_TARGET"
+# The build's output goes to stderr: stdout is the replay's alone (--json stays JSON).
+{
+  ./scripts/setup-deps.sh
+  cmake --preset release
+  cmake --build --preset release --target "$DEMO_TARGET"
+} >&2
 exec "./build/release/examples/$DEMO_TARGET" "$@"
