@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Build and run the exitguard demo (an example program) in the release build.
+# Build and run the exitguard demo (an example program): the `demo` preset (Release,
+# build/demo) builds the library's examples without the tests or the optional
+# components, and setup-deps.sh --demo installs only what that needs.
 #
 #   scripts/demo.sh [args passed to the demo...]
 #   EXITGUARD_DEMO_TARGET=<example> scripts/demo.sh
@@ -11,8 +13,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # The build's output goes to stderr: stdout is the replay's alone (--json stays JSON).
 {
-  ./scripts/setup-deps.sh
-  cmake --preset release
-  cmake --build --preset release --target "$DEMO_TARGET"
+  ./scripts/setup-deps.sh --demo
+  cmake --preset demo
+  cmake --build --preset demo --target "$DEMO_TARGET"
 } >&2
-exec "./build/release/examples/$DEMO_TARGET" "$@"
+exec "./build/demo/examples/$DEMO_TARGET" "$@"

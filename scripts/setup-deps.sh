@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Install exitguard's build/test dependencies from Debian apt (idempotent).
 #
-#   scripts/setup-deps.sh [extra-package...]
+#   scripts/setup-deps.sh [extra-package...]   # everything the tests need
+#   scripts/setup-deps.sh --demo               # only what the demo needs (scripts/demo.sh)
 #
-# Checks each package with dpkg; only when something is missing does it run
-# `apt-get update` and install the missing packages (via sudo when not root).
+# Checks each package with dpkg and installs only the missing ones (via sudo when not
+# root), from the current package lists; `apt-get update` runs only if that fails.
 set -euo pipefail
 
+# The demo (the `demo` preset: no tests, no optional components) needs only these.
+demo_packages=(g++ cmake make libboost1.81-dev libspdlog-dev)
+if [ "${1:-}" = "--demo" ]; then
+  shift
+  packages=("${demo_packages[@]}" "$@")
+else
 packages=(
   g++
   cmake
@@ -27,6 +34,7 @@ packages=(
   llvm-14             # llvm-symbolizer: symbolised fuzzer/sanitizer reports
   "$@"
 )
+fi
 
 is_installed() {
   dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
@@ -57,6 +65,14 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 
-"${as_root[@]}" apt-get update
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y --no-install-recommends "${missing[@]}"
+# `apt-get update` only when needed: install from the current package lists first (CI
+# has just updated them), and update once and retry only if that fails.
+install_missing() {
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${missing[@]}"
+}
+if ! install_missing; then
+  echo "setup-deps: installing from the current package lists failed; apt-get update, then again"
+  "${as_root[@]}" apt-get update
+  install_missing
+fi

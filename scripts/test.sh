@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Full exitguard check: release workflow (configure, build, ctest), the
-# observability checks (alert rules, dashboard, the metrics exporter's scrape),
-# the sanitizer workflows (ASan+UBSan on everything, TSan on the threaded tests),
-# the fuzzers, then install + the consumer projects. The summary gives each
-# step's wall time.
+# Full exitguard check, each thing once: the Release build (header self-containment,
+# examples, docs snippets, compile-fail tests, the tests marked `optimized`), the
+# observability checks (alert rules, dashboard, the metrics exporter's scrape), one
+# ASan+UBSan build of the tests marked `sanitized`, TSan on the threaded tests, the
+# fuzzers, then install + the consumer projects (installed, add_subdirectory,
+# FetchContent, prometheus, solana, core without prometheus-cpp). The summary gives
+# each step's wall time.
 #
 #   scripts/test.sh                         # everything
 #   EXITGUARD_SKIP_ASAN=1 scripts/test.sh   # skip the ASan/UBSan pass
@@ -78,8 +80,11 @@ step_solana_localnet() {
   "$ROOT/scripts/setup-solana-localnet.sh"
 }
 
+# The tests marked `// exitguard-test-set: sanitized` run in the asan step instead.
 step_release() {
-  cmake --workflow --preset release
+  cmake --preset release -DEXITGUARD_TEST_SET=optimized
+  cmake --build --preset release
+  ctest --preset release
 }
 
 # promtool check/test rules, the dashboard's metric names, and (once it exists)
@@ -107,18 +112,21 @@ step_install() {
   cmake --install build/release --prefix "$STAGE"
 }
 
-step_consumer_installed() {
-  cmake -S tests/consumers/installed -B build/consumer-installed \
-        -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$STAGE"
-  cmake --build build/consumer-installed -j 2
-  ./build/consumer-installed/consumer_installed
-}
-
 step_consumer_subdirectory() {
   cmake -S tests/consumers/subdirectory -B build/consumer-subdirectory \
         -DCMAKE_BUILD_TYPE=Release -DEXITGUARD_SOURCE_DIR="$ROOT"
   cmake --build build/consumer-subdirectory -j 2
   ./build/consumer-subdirectory/consumer_subdirectory
+}
+
+# The README's FetchContent recipe, fetching this clone's HEAD (CI has no internet).
+step_consumer_fetchcontent() {
+  rm -rf build/consumer-fetchcontent
+  cmake -S tests/consumers/fetchcontent -B build/consumer-fetchcontent \
+        -DCMAKE_BUILD_TYPE=Release -DEXITGUARD_GIT_REPOSITORY="$ROOT" \
+        -DEXITGUARD_GIT_TAG="$(git -C "$ROOT" rev-parse HEAD)"
+  cmake --build build/consumer-fetchcontent -j 2
+  ./build/consumer-fetchcontent/consumer_fetchcontent
 }
 
 step_consumer_prometheus() {
@@ -135,8 +143,9 @@ step_consumer_solana() {
   ./build/consumer-solana/consumer_solana
 }
 
-# A consumer that does not ask for the prometheus component builds with
-# prometheus-cpp made invisible (a private mount namespace hides it).
+# The installed core consumer (find_package(exitguard)), built and run with
+# prometheus-cpp made invisible (a private mount namespace hides it): it needs nothing
+# more than the core.
 step_consumer_without_prometheus() {
   tests/consumers/prometheus/check-core-without-prometheus-cpp.sh "$STAGE" build/consumers-hidden-deps
 }
@@ -162,8 +171,8 @@ else
   run_step fuzz step_fuzz
 fi
 run_step install step_install
-run_step consumer-installed step_consumer_installed
 run_step consumer-subdirectory step_consumer_subdirectory
+run_step consumer-fetchcontent step_consumer_fetchcontent
 run_step consumer-prometheus step_consumer_prometheus
 run_step consumer-solana step_consumer_solana
 run_step consumer-without-prometheus step_consumer_without_prometheus
