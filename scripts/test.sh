@@ -107,9 +107,11 @@ step_fuzz() {
   "$ROOT/scripts/fuzz.sh" "${EXITGUARD_FUZZ_SECONDS:-30}"
 }
 
+# The README's install recipe, into build/stage (the consumers below use it).
 step_install() {
-  rm -rf "$STAGE"
-  cmake --install build/release --prefix "$STAGE"
+  rm -rf "$STAGE" build/install
+  cmake -S . -B build/install -DEXITGUARD_BUILD_TESTS=OFF -DEXITGUARD_BUILD_EXAMPLES=OFF
+  cmake --install build/install --prefix "$STAGE"
 }
 
 step_consumer_subdirectory() {
