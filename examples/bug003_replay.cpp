@@ -6,7 +6,9 @@
 // replay runs each fault variant twice, once with the legacy exit loop (wait 60 s
 // for a confirmation, then poll every 10 s and re-send, no limit, no deadline) and
 // once with exitguard's defaults, against exitguard::testing::MockVenue, and prints
-// what happened: a table, or with --json one JSON document.
+// what happened: a table, or with --json one JSON document. Each run's loss is told
+// whole: what was realized, plus what is still open at the horizon (t = 600 s, where
+// the replay stops watching) marked to the same falling price.
 //
 // --venue solana-local (built when the solana component and libsodium are; see
 // examples/support/bug003_solana_local.hpp) runs the same variants, exitguard's policy
@@ -34,6 +36,7 @@
 #include "support/bug003_solana_local.hpp"
 #endif
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -63,6 +66,23 @@ constexpr unsigned decimals = 0;
 constexpr double price_change_per_second = -entry_price * 0.10 / 60.0;
 // The legacy loop never gives up; the replay stops watching it here.
 constexpr auto legacy_horizon = std::chrono::seconds(600);
+// Where what is still open is marked to market: the same instant for every run, so
+// that totals compare (an exit that gave up early is not let off at an early price).
+// Two minutes after the stop-loss: after every sale of every run (the last is at
+// 72 s), and about when an operator paged by the halt can close by hand. Later marks
+// only deepen the crash (the linear model reaches zero at 570 s).
+constexpr auto mark_horizon = std::chrono::seconds(120);
+
+// The crash every venue of the replay quotes, from t = 0 (the stop-loss decision).
+exitguard::testing::PricePath price_path() {
+  return exitguard::testing::linear_price(stop_price, price_change_per_second);
+}
+
+// The price at the horizon. The linear model crosses zero at t = 570 s; a token's
+// price does not go below it, so the mark is floored there.
+double mark_price() {
+  return std::max(0.0, price_path()(std::chrono::duration<double>(mark_horizon).count()));
+}
 
 struct PositionResult {
   std::string id;
@@ -188,7 +208,7 @@ Run run_legacy(const Variant& variant) {
   ManualClock::reset();
   asio::io_context ioc;
   exitguard::testing::VirtualTimeDriver driver(ioc);
-  Venue venue(ioc.get_executor(), exitguard::testing::linear_price(stop_price, price_change_per_second));
+  Venue venue(ioc.get_executor(), price_path());
   venue.set_exclusive_attempts(false);
   variant.script(venue);
   std::vector<std::unique_ptr<LegacyExit>> exits;
@@ -218,7 +238,7 @@ Run run_exitguard(const Variant& variant) {
   ManualClock::reset();
   asio::io_context ioc;
   exitguard::testing::VirtualTimeDriver driver(ioc);
-  Venue venue(ioc.get_executor(), exitguard::testing::linear_price(stop_price, price_change_per_second));
+  Venue venue(ioc.get_executor(), price_path());
   variant.script(venue);
   exitguard::BasicTradingHaltCoordinator<ManualClock> halt;
   exitguard::BasicExitCircuitBreaker<ManualClock> breaker(halt);
@@ -259,10 +279,37 @@ Run run_exitguard(const Variant& variant) {
   return run;
 }
 
-// Figures for a run: the worst exposure, the loss on what was sold, and totals.
+// One position's outcome in money, all against its entry (a loss is positive).
+// Selling less than the position leaves a long open, marked at the horizon price
+// against the entry; selling more (the legacy loop is not reduce-only) leaves a
+// short, marked against the price it was sold at. realized + open_mtm == total.
+struct Pnl {
+  double realized = 0, open_mtm = 0, total = 0;
+  exitguard::Quantity open;  // what the position holds at the horizon; < 0: short
+};
+
+Pnl pnl(const PositionResult& p) {
+  const double size = position_size.to_decimal(decimals);
+  const double sold = p.sold.to_decimal(decimals);
+  const double mark = mark_price();
+  Pnl r;
+  r.open = position_size - p.sold;
+  r.realized = std::min(sold, size) * (entry_price - p.average_price);
+  r.open_mtm = sold <= size ? (size - sold) * (entry_price - mark) : (sold - size) * (mark - p.average_price);
+  // From the cash flows, not from the two parts, so that --check can hold one to the other.
+  r.total = size * entry_price - sold * p.average_price - r.open.to_decimal(decimals) * mark;
+  return r;
+}
+
+double entry_notional(std::size_t positions) {
+  return static_cast<double>(positions) * position_size.to_decimal(decimals) * entry_price;
+}
+
+// Figures for a run: the worst exposure, the losses as % of the entry notional of all
+// its positions, and totals.
 struct Totals {
-  double exposure = 0, loss_pct = 0;
-  exitguard::Quantity sold;
+  double exposure = 0, realized_pct = 0, open_mtm_pct = 0, total_pct = 0;
+  exitguard::Quantity sold, open;
   std::uint32_t attempts = 0;
   std::string final_state;
   bool escalated = true;
@@ -270,11 +317,15 @@ struct Totals {
 
 Totals totals(const Run& run) {
   Totals t;
-  double notional = 0;
+  double realized = 0, open_mtm = 0, total = 0;
   for (const auto& p : run.positions) {
     t.exposure = std::max(t.exposure, p.exposure_seconds);
     t.sold += p.sold;
-    notional += p.sold.to_decimal(decimals) * p.average_price;
+    const Pnl m = pnl(p);
+    t.open += m.open;
+    realized += m.realized;
+    open_mtm += m.open_mtm;
+    total += m.total;
     t.attempts += p.attempts;
     t.escalated = t.escalated && p.escalated;
     if (t.final_state.empty())
@@ -282,20 +333,28 @@ Totals totals(const Run& run) {
     else if (t.final_state != p.final_state)
       t.final_state = "mixed";
   }
-  // Realized loss against the entry, on what was sold (what the position cost).
-  if (t.sold.is_positive()) t.loss_pct = (entry_price - notional / t.sold.to_decimal(decimals)) / entry_price * 100.0;
+  const double notional = entry_notional(run.positions.size());
+  t.realized_pct = realized / notional * 100.0;
+  t.open_mtm_pct = open_mtm / notional * 100.0;
+  t.total_pct = total / notional * 100.0;
   return t;
 }
 
 void print_table(const std::vector<Run>& runs) {
   std::printf("BUG-003 replay: long %.0f units entered at %.2f, stop-loss at %.2f (-5 %%), price falling %.3f/s\n\n",
               position_size.to_decimal(decimals), entry_price, stop_price, -price_change_per_second);
-  std::printf("%-10s %-18s %9s %9s %8s %9s %-15s %-9s %-8s %s\n", "policy", "variant", "exposure", "loss", "attempts",
-              "sold", "final state", "escalated", "breaker", "trading");
+  std::printf("Losses are %% of the entry notional; what is still open is marked at the horizon, t = %.0f s, "
+              "price %.2f\n(the model's price, floored at 0: it reaches 0 at t = %.0f s). open < 0 is a short: sold "
+              "more than was held.\n\n",
+              seconds(mark_horizon), mark_price(), stop_price / -price_change_per_second);
+  std::printf("%-10s %-18s %9s %9s %8s %9s %8s %8s %9s %-15s %-9s %-8s %s\n", "policy", "variant", "exposure",
+              "realized", "open", "open-mtm", "total", "attempts", "sold", "final state", "escalated", "breaker",
+              "trading");
   for (const auto& r : runs) {
     const Totals t = totals(r);
-    std::printf("%-10s %-18s %8.1fs %8.2f%% %8u %9.1f %-15s %-9s %-8s %s\n", r.policy.c_str(), r.variant.c_str(),
-                t.exposure, t.loss_pct, t.attempts, t.sold.to_decimal(decimals), t.final_state.c_str(), t.escalated ? "yes" : "no",
+    std::printf("%-10s %-18s %8.1fs %8.2f%% %8.1f %8.2f%% %7.2f%% %8u %9.1f %-15s %-9s %-8s %s\n", r.policy.c_str(),
+                r.variant.c_str(), t.exposure, t.realized_pct, t.open.to_decimal(decimals), t.open_mtm_pct, t.total_pct,
+                t.attempts, t.sold.to_decimal(decimals), t.final_state.c_str(), t.escalated ? "yes" : "no",
                 r.breaker_tripped ? "tripped" : "closed", r.trading_state.c_str());
   }
   std::printf("\nVariants:\n");
@@ -303,23 +362,28 @@ void print_table(const std::vector<Run>& runs) {
 }
 
 void print_json(const std::vector<Run>& runs) {
-  std::printf("{\"runs\":[");
+  std::printf("{\"horizon_seconds\":%.3f,\"mark_price\":%.4f,\"runs\":[", seconds(mark_horizon), mark_price());
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const auto& r = runs[i];
     const Totals t = totals(r);
-    std::printf("%s{\"policy\":\"%s\",\"variant\":\"%s\",\"exposure_seconds\":%.3f,\"realized_loss_pct\":%.3f,"
+    std::printf("%s{\"policy\":\"%s\",\"variant\":\"%s\",\"horizon_seconds\":%.3f,\"exposure_seconds\":%.3f,"
+                "\"realized_loss_pct\":%.3f,\"open_quantity\":%.3f,\"open_mtm_loss_pct\":%.3f,\"total_loss_pct\":%.3f,"
                 "\"attempts\":%u,\"sold_quantity\":%.3f,\"final_state\":\"%s\",\"escalated\":%s,"
                 "\"breaker_tripped\":%s,\"trading_state\":\"%s\",\"positions\":[",
-                i ? "," : "", r.policy.c_str(), r.variant.c_str(), t.exposure, t.loss_pct, t.attempts,
-                t.sold.to_decimal(decimals),
+                i ? "," : "", r.policy.c_str(), r.variant.c_str(), seconds(mark_horizon), t.exposure, t.realized_pct,
+                t.open.to_decimal(decimals), t.open_mtm_pct, t.total_pct, t.attempts, t.sold.to_decimal(decimals),
                 t.final_state.c_str(), t.escalated ? "true" : "false", r.breaker_tripped ? "true" : "false",
                 r.trading_state.c_str());
     for (std::size_t j = 0; j < r.positions.size(); ++j) {
       const auto& p = r.positions[j];
+      const Pnl m = pnl(p);
+      const double notional = entry_notional(1);
       std::printf("%s{\"id\":\"%s\",\"exposure_seconds\":%.3f,\"sold_quantity\":%.3f,\"average_price\":%.4f,"
-                  "\"attempts\":%u,\"final_state\":\"%s\",\"error\":\"%s\"}",
-                  j ? "," : "", p.id.c_str(), p.exposure_seconds, p.sold.to_decimal(decimals), p.average_price, p.attempts,
-                  p.final_state.c_str(), p.error.c_str());
+                  "\"open_quantity\":%.3f,\"realized_loss_pct\":%.3f,\"open_mtm_loss_pct\":%.3f,"
+                  "\"total_loss_pct\":%.3f,\"attempts\":%u,\"final_state\":\"%s\",\"error\":\"%s\"}",
+                  j ? "," : "", p.id.c_str(), p.exposure_seconds, p.sold.to_decimal(decimals), p.average_price,
+                  m.open.to_decimal(decimals), m.realized / notional * 100.0, m.open_mtm / notional * 100.0,
+                  m.total / notional * 100.0, p.attempts, p.final_state.c_str(), p.error.c_str());
     }
     std::printf("]}");
   }
@@ -335,15 +399,16 @@ const Run& find(const std::vector<Run>& runs, const char* policy, const char* va
 
 // The figures the replay exists to show; each line says what it checked.
 bool check(const std::vector<Run>& runs) {
-  int failed = 0;
-  auto expect = [&failed](bool ok, const char* what) {
+  int failed = 0, passed = 0;
+  auto expect = [&failed, &passed](bool ok, const char* what) {
     std::printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-    if (!ok) ++failed;
+    ++(ok ? passed : failed);
   };
   std::printf("\nChecks:\n");
   const Totals legacy = totals(find(runs, "legacy", "lost-confirmation"));
   expect(legacy.exposure >= 70 && legacy.exposure <= 140, "legacy/lost-confirmation: exposure within 70-140 s");
-  expect(legacy.loss_pct >= 16.5 && legacy.loss_pct <= 17.5, "legacy/lost-confirmation: realized loss 17.0 +- 0.5 %");
+  expect(legacy.realized_pct >= 16.5 && legacy.realized_pct <= 17.5,
+         "legacy/lost-confirmation: realized loss 17.0 +- 0.5 %");
   const Totals lost = totals(find(runs, "exitguard", "lost-confirmation"));
   expect(lost.exposure <= 30 && lost.final_state == "PositionClosed",
          "exitguard/lost-confirmation: closed, exposure <= 30 s");
@@ -359,7 +424,47 @@ bool check(const std::vector<Run>& runs) {
   expect(open_after == 1, "exitguard/outage: the breaker trips at the second failure, not the first");
   expect(outage.breaker_tripped && outage.trading_state == "halted", "exitguard/outage: breaker tripped, trading halted");
   expect(totals(find(runs, "exitguard", "rejections")).attempts == 1, "exitguard/rejections: one attempt");
-  std::printf("%d passed, %d failed\n", 8 - failed, failed);
+
+  // What is still open, marked at the horizon. The expected mark is worked out here
+  // from the price path itself, not taken from mark_price().
+  const double horizon_price = std::max(0.0, stop_price + price_change_per_second * seconds(mark_horizon));
+  const double open_long_mtm_pct = (entry_price - horizon_price) / entry_price * 100.0;  // per unit held
+  const Totals halted = totals(outage);
+  const double outage_size = 2 * position_size.to_decimal(decimals);
+  expect(halted.open.to_decimal(decimals) == outage_size && halted.realized_pct == 0,
+         "exitguard/outage: halted with both positions (2,000 units) still open, nothing realized");
+  expect(halted.open_mtm_pct > 0 && std::abs(halted.open_mtm_pct - open_long_mtm_pct) <= 0.01 &&
+             std::abs(halted.total_pct - halted.open_mtm_pct) <= 0.01,
+         "exitguard/outage: open mark-to-market loss > 0, = the price model at the horizon (+- 0.01 %), = total");
+  const Totals sold_twice = totals(find(runs, "legacy", "outage"));
+  expect(sold_twice.sold.to_decimal(decimals) == outage_size && sold_twice.open == exitguard::Quantity{} &&
+             sold_twice.total_pct >= 16.5 && sold_twice.total_pct <= 17.5,
+         "legacy/outage: sold both positions, nothing open, total loss 17.0 +- 0.5 %");
+  const Totals never = totals(find(runs, "legacy", "rejections"));
+  expect(never.open == position_size && std::abs(never.open_mtm_pct - open_long_mtm_pct) <= 0.01,
+         "legacy/rejections: still open at the horizon, marked by the price model (+- 0.01 %)");
+  bool closed_ok = true, sums_ok = true;
+  for (const auto& r : runs) {
+    const Totals t = totals(r);
+    if (t.final_state == "PositionClosed")
+      closed_ok = closed_ok && t.open == exitguard::Quantity{} && t.open_mtm_pct == 0 && std::abs(t.total_pct - t.realized_pct) <= 1e-9;
+    sums_ok = sums_ok && std::abs(t.realized_pct + t.open_mtm_pct - t.total_pct) <= 1e-9;
+  }
+  expect(closed_ok, "every closed run: open 0, open mark-to-market 0, total == realized");
+  expect(sums_ok, "every run: realized + open mark-to-market == total from the cash flows");
+  // No run of the replay oversells, so the short branch is held to a made-up one: the
+  // legacy loop's two sends both filling at 83.00 on one 1,000-unit position.
+  PositionResult oversold;
+  oversold.sold = position_size + position_size;
+  oversold.average_price = 83.0;
+  const Pnl shorted = pnl(oversold);
+  const double short_units = position_size.to_decimal(decimals);
+  expect(shorted.open == exitguard::Quantity{} - position_size &&
+             std::abs(shorted.realized - short_units * (entry_price - 83.0)) <= 1e-9 &&
+             std::abs(shorted.open_mtm - short_units * (horizon_price - 83.0)) <= 1e-9 &&
+             std::abs(shorted.realized + shorted.open_mtm - shorted.total) <= 1e-9,
+         "oversold (made up: 2,000 sold at 83.00 of 1,000): open -1,000, a short marked at the horizon");
+  std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0;
 }
 
@@ -450,8 +555,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bug003_replay: --lifetime and --slot-ms need --venue solana-local\n");
     return 2;
   }
-  // The transitions are the story told by the table; --verbose shows them one by one.
-  exitguard::default_logger()->set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
+  // The table tells the story, failures and trips included (they are the faults being
+  // replayed): the log is off unless --verbose shows every transition.
+  exitguard::default_logger()->set_level(verbose ? spdlog::level::debug : spdlog::level::off);
   if (solana_local) return run_solana_local(json, checks, verbose, blockhash, slot_ms);
   std::vector<Run> runs;
   for (const auto& v : variants) {
