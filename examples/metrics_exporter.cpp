@@ -23,9 +23,17 @@
 //
 //   metrics_exporter [--listen HOST:PORT] [--duration SECONDS] [--check]
 //
-//   --listen    where to serve (default 127.0.0.1:9464; port 0 = any free port)
-//   --duration  stop after this many seconds (default 0 = run until SIGINT/SIGTERM)
-//   --check     before exiting, scrape /metrics once and check it (exit 1 if wrong)
+//   --listen    where to serve: exactly one HOST:PORT (default 127.0.0.1:9464).
+//               HOST is a dotted-quad IPv4 address (each part 0-255), [IPv6] or
+//               localhost (served on 127.0.0.1); PORT is 0-65535, digits only
+//               (0 = any free port). Anything else (a comma list, civetweb's
+//               's'/'r' suffixes, an empty value) is refused: exit 2.
+//   --duration  stop after this many seconds: 0 (the default: run until
+//               SIGINT/SIGTERM) or a plain decimal number of seconds up to one year
+//               (31536000); anything else (1e10, -1, nan, abc) is refused: exit 2.
+//   --check     before exiting, scrape /metrics once and check it (exit 1 if wrong),
+//               first with idle connections held open against the server: the
+//               scrape must not wait for them (see make_exposer).
 //
 // Prints `serving http://HOST:PORT/metrics` (the actual port) once listening.
 
@@ -43,7 +51,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -59,11 +69,16 @@
 #include <initializer_list>
 #include <iterator>
 #include <list>
+#include <optional>
 #include <memory>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <arpa/inet.h>  // inet_pton: the only parser trusted with --listen's HOST
 
 namespace {
 
@@ -158,20 +173,56 @@ const Scenario rotation[] = {
 };
 
 struct Listen {
-  std::string host;  // as given ("127.0.0.1", "[::1]", "0.0.0.0")
+  std::string host;  // as given ("127.0.0.1", "[::1]", "0.0.0.0", "localhost")
+  std::string bind;  // what civetweb is given: host:port, localhost as 127.0.0.1
   unsigned port = 0;
 };
 
-bool parse_listen(const std::string& s, Listen& out) {
+// --listen HOST:PORT, strictly: prometheus-cpp hands the string to civetweb as its
+// `listening_ports`, which takes a comma list, 's'/'r' suffixes and wraps numbers
+// around (999.1.1.1 bound 231.1.1.1), so nothing but one exact address gets through.
+// Returns the reason for a refusal, or nullopt (and fills `out`).
+std::optional<std::string> parse_listen(const std::string& s, Listen& out) {
+  if (s.empty()) return "empty value";
   const auto colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) return false;
+  if (colon == std::string::npos) return "no ':PORT'";
+  const std::string host = s.substr(0, colon);
   const std::string port = s.substr(colon + 1);
-  if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5) return false;
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return "PORT '" + port + "' is not a number 0-65535 (digits only)";
   const unsigned long p = std::strtoul(port.c_str(), nullptr, 10);
-  if (p > 65535) return false;
-  out.host = s.substr(0, colon);
+  if (p > 65535) return "PORT '" + port + "' is not a number 0-65535";
+  std::string bind_host = host;
+  unsigned char addr[16];
+  if (host == "localhost") {
+    bind_host = "127.0.0.1";  // civetweb would resolve it, maybe to ::1 only
+  } else if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), addr) != 1)
+      return "HOST '" + host + "' is not an IPv6 address in brackets";
+  } else if (host.empty() || inet_pton(AF_INET, host.c_str(), addr) != 1) {
+    return "HOST '" + host + "' is not an IPv4 address (a.b.c.d, each 0-255), [IPv6] or localhost";
+  }
+  out.host = host;
+  out.bind = bind_host + ":" + port;
   out.port = static_cast<unsigned>(p);
-  return true;
+  return std::nullopt;
+}
+
+constexpr double max_duration_s = 86400.0 * 365;  // one year: a typo, not a plan, beyond
+
+// --duration: plain decimal seconds ("30", "2.5"), 0 or up to a year. Digits only, so
+// strtod's extras (exponents, hex, inf, nan, leading blanks or signs) never get in.
+std::optional<std::string> parse_duration(const std::string& s, double& out) {
+  const auto dot = s.find('.');
+  const std::string whole = s.substr(0, dot);
+  const std::string frac = dot == std::string::npos ? "0" : s.substr(dot + 1);
+  const bool digits = !whole.empty() && !frac.empty() && whole.find_first_not_of("0123456789") == std::string::npos &&
+                      frac.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) return "want 0 (run until a signal) or seconds up to 31536000 (one year), as a plain decimal number";
+  const double v = std::strtod(s.c_str(), nullptr);
+  if (!(v >= 0 && v <= max_duration_s)) return "more than one year (31536000 s)";
+  out = v;
+  return std::nullopt;
 }
 
 class Exporter {
@@ -283,17 +334,24 @@ class Exporter {
   std::uint64_t finished_ = 0;
 };
 
-// GET `path` from the exporter itself; returns the whole response ("" on failure).
-std::string http_get(const Listen& listen, unsigned port, const std::string& path) {
+// Where the exporter itself is reached: a wildcard address as loopback, IPv6 unbracketed.
+std::string connect_host(const Listen& listen) {
   std::string host = listen.host;
   if (host == "0.0.0.0") host = "127.0.0.1";
   if (host == "[::]") host = "[::1]";
-  std::string connect_host = host;
-  if (connect_host.size() > 2 && connect_host.front() == '[')
-    connect_host = connect_host.substr(1, connect_host.size() - 2);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return host;
+}
+
+// GET `path` from the exporter itself; returns the whole response ("" on failure).
+std::string http_get(const Listen& listen, unsigned port, const std::string& path,
+                     Clock::duration timeout = 5s) {
+  std::string host = listen.host;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
   asio::ip::tcp::iostream s;
-  s.expires_after(5s);
-  s.connect(connect_host, std::to_string(port));
+  s.expires_after(timeout);
+  s.connect(connect_host(listen), std::to_string(port));
   if (!s) return {};
   s << "GET " << path << " HTTP/1.1\r\nHost: " << host << ":" << port << "\r\nConnection: close\r\n\r\n" << std::flush;
   std::ostringstream out;
@@ -312,13 +370,55 @@ double value_of(const std::string& scrape, const std::string& name) {
   return -1;
 }
 
+// The exposer's civetweb settings (see make_exposer).
+constexpr int exposer_threads = 4;
+constexpr int exposer_request_timeout_ms = 1000;
+constexpr auto idle_scrape_bound = 5s;  // wide: the design gives 0 s here, ~1 s at worst
+
+// Opens `n` connections to the exporter that never complete a request: half send
+// nothing, half the start of a request line (a slow client). Held open by the caller.
+std::vector<asio::ip::tcp::socket> open_idle_connections(asio::io_context& ioc, const Listen& listen, unsigned port,
+                                                         int n) {
+  std::vector<asio::ip::tcp::socket> idle;
+  asio::ip::tcp::resolver resolver(ioc);
+  const auto endpoints = resolver.resolve(connect_host(listen), std::to_string(port));
+  for (int k = 0; k < n; ++k) {
+    asio::ip::tcp::socket& sock = idle.emplace_back(ioc);
+    asio::connect(sock, endpoints);
+    if (k % 2 == 1) asio::write(sock, asio::buffer(std::string("GET /metr")));
+  }
+  return idle;
+}
+
 bool check_scrape(const Listen& listen, unsigned port) {
   int failed = 0;
   auto expect = [&failed](bool ok, const std::string& what) {
     std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
     if (!ok) ++failed;
   };
-  const std::string metrics = http_get(listen, port, "/metrics");
+  // Idle clients must not hold the scrape up: two (the case that blocked scraping for
+  // 30 s), plus enough to take every worker thread, so that the request timeout, not
+  // only the spare threads, is what this checks.
+  std::string metrics;
+  {
+    asio::io_context ioc;
+    const int idle_count = 2 + exposer_threads;
+    std::vector<asio::ip::tcp::socket> idle;
+    try {
+      idle = open_idle_connections(ioc, listen, port, idle_count);
+    } catch (const std::exception& e) {
+      std::printf("FAIL opening idle connections: %s\n", e.what());
+      ++failed;
+    }
+    std::this_thread::sleep_for(200ms);  // let the server hand them to its workers
+    const auto t0 = Clock::now();
+    metrics = http_get(listen, port, "/metrics", 2 * idle_scrape_bound);
+    const double took = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::printf("scrape with %zu idle connections open took %.3f s\n", idle.size(), took);
+    expect(took <= std::chrono::duration<double>(idle_scrape_bound).count(),
+           "scrape not held up by idle connections (bound " +
+               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(idle_scrape_bound).count()) + " s)");
+  }  // the idle connections close here
   expect(metrics.rfind("HTTP/1.1 200", 0) == 0, "GET /metrics: 200");
   for (const char* family :
        {"exitguard_exits_attempted_total counter", "exitguard_exits_first_attempt_total counter",
@@ -349,27 +449,62 @@ bool check_scrape(const Listen& listen, unsigned port) {
   return failed == 0;
 }
 
+// The HTTP server. civetweb hands each accepted connection to one worker thread,
+// which holds it until a request has been read and answered; by default it waits up
+// to 30 s for the request, so two idle connections held prometheus-cpp's 2 default
+// workers and blocked every scrape for 30 s. Both limits are set here:
+//   * request_timeout_ms = 1000: a client gets at most 1 s in total to send its
+//     request headers (civetweb measures from the accept, so trickling bytes does
+//     not extend it) and per write of the answer; so an idle or slow connection
+//     frees its worker within 1 s, however many there are;
+//   * num_threads = 4: spare workers, so that a few idle connections (two, or a
+//     scraper's connection left behind) do not delay a scrape at all;
+//   * enable_keep_alive = no (civetweb's default, made explicit): a connection is
+//     closed after one answer, so an idle keep-alive connection holds no worker.
+// 1 s is ample for a scraper on a LAN to send ~100 bytes of request and take a
+// ~40 KB answer into its socket buffer; raise it for scrapes over slow links.
+// Beyond the spare workers, a scrape waits at most ~1 s per exposer_threads idle
+// clients queued ahead of it (civetweb's connection_queue, 20 by default).
+std::unique_ptr<prometheus::Exposer> make_exposer(const Listen& listen) {
+  return std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+      "listening_ports", listen.bind,  // exactly one address, validated by parse_listen
+      "num_threads", std::to_string(exposer_threads),
+      "request_timeout_ms", std::to_string(exposer_request_timeout_ms),
+      "enable_keep_alive", "no"});
+}
+
 void usage(const char* argv0) {
   std::fprintf(stderr, "usage: %s [--listen HOST:PORT] [--duration SECONDS] [--check]\n", argv0);
+}
+
+// A refused command line: the flag, the value as given and why. Exit code 2.
+int refuse(const char* flag, const std::string& value, const std::string& why) {
+  std::fprintf(stderr, "%s: refused '%s': %s\n", flag, value.c_str(), why.c_str());
+  return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string listen_arg = "127.0.0.1:9464";
+  Listen listen;
+  bool listen_given = false;
   double duration = 0;
+  bool duration_given = false;
   bool check = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--listen" && i + 1 < argc) {
-      listen_arg = argv[++i];
-    } else if (a == "--duration" && i + 1 < argc) {
-      char* end = nullptr;
-      duration = std::strtod(argv[++i], &end);
-      if (*end != '\0' || !std::isfinite(duration) || duration < 0) {
-        std::fprintf(stderr, "--duration: want seconds >= 0, got '%s'\n", argv[i]);
+    if (a == "--listen" || a == "--duration") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s: missing value\n", a.c_str());
         return 2;
       }
+      const std::string value = argv[++i];
+      bool& given = a == "--listen" ? listen_given : duration_given;
+      if (given) return refuse(a.c_str(), value, "given twice");
+      given = true;
+      const std::optional<std::string> why =
+          a == "--listen" ? parse_listen(value, listen) : parse_duration(value, duration);
+      if (why) return refuse(a.c_str(), value, *why);
     } else if (a == "--check") {
       check = true;
     } else {
@@ -377,22 +512,19 @@ int main(int argc, char** argv) {
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
-  Listen listen;
-  if (!parse_listen(listen_arg, listen)) {
-    std::fprintf(stderr, "--listen: want HOST:PORT, got '%s'\n", listen_arg.c_str());
-    return 2;
-  }
+  if (!listen_given) parse_listen("127.0.0.1:9464", listen);
 
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<prometheus::Exposer> exposer;
   unsigned port = listen.port;
   try {
-    exposer = std::make_unique<prometheus::Exposer>(listen_arg, 2);
+    exposer = make_exposer(listen);
     exposer->RegisterCollectable(registry);
     const auto ports = exposer->GetListeningPorts();
-    if (!ports.empty()) port = static_cast<unsigned>(ports.front());
+    if (ports.size() != 1) throw std::runtime_error("listening on " + std::to_string(ports.size()) + " ports, not 1");
+    port = static_cast<unsigned>(ports.front());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "cannot listen on %s: %s\n", listen_arg.c_str(), e.what());
+    std::fprintf(stderr, "cannot listen on %s: %s\n", listen.bind.c_str(), e.what());
     return 1;
   }
   std::printf("serving http://%s:%u/metrics\n", listen.host.c_str(), port);
@@ -410,6 +542,7 @@ int main(int argc, char** argv) {
     });
     asio::steady_timer stop(ioc);
     if (duration > 0) {
+      // In range (parse_duration): at most a year, far from steady_clock's limits.
       stop.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration)));
       stop.async_wait([&ioc](boost::system::error_code ec) {
         if (!ec) ioc.stop();
