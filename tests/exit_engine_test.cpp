@@ -720,7 +720,10 @@ TEST_CASE("A malformed answer is audited, counted and never re-sends the whole q
       Case{"partially filled with 0", partial(0), eg::error::fill_without_quantity},
       Case{"an unnamed status", status_answer(static_cast<eg::SubmitStatus>(9), 1000, 99.5), eg::error::unknown_submit_status},
       Case{"an unnamed status 255", status_answer(static_cast<eg::SubmitStatus>(255), 0, 0), eg::error::unknown_submit_status});
-  const eg::VenueCapabilities caps = GENERATE(no_caps, exclusive, queryable, eg::VenueCapabilities{true, true, true});
+  // as<>: with an lvalue first, Catch2 makes a generator of references, and the
+  // temporary last value dangled (UBSan at -O0: a bool loaded as 3).
+  const eg::VenueCapabilities caps = GENERATE(as<eg::VenueCapabilities>{}, no_caps, exclusive, queryable,
+                                              eg::VenueCapabilities{true, true, true});
   INFO(c.name << (caps.exclusive_attempts ? ", exclusive" : "") << (caps.queries_position ? ", queryable" : ""));
 
   auto h = make(base_settings(), caps);
