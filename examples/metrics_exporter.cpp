@@ -69,8 +69,8 @@
 #include <initializer_list>
 #include <iterator>
 #include <list>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -334,11 +334,17 @@ class Exporter {
   std::uint64_t finished_ = 0;
 };
 
-// Where the exporter itself is reached: a wildcard address as loopback, IPv6 unbracketed.
+// Where the exporter itself is reached (the Host header's form): a wildcard address
+// as loopback.
+std::string reach_host(const Listen& listen) {
+  if (listen.host == "0.0.0.0") return "127.0.0.1";
+  if (listen.host == "[::]") return "[::1]";
+  return listen.host;
+}
+
+// The same, for a resolver: IPv6 without its brackets.
 std::string connect_host(const Listen& listen) {
-  std::string host = listen.host;
-  if (host == "0.0.0.0") host = "127.0.0.1";
-  if (host == "[::]") host = "[::1]";
+  std::string host = reach_host(listen);
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   return host;
 }
@@ -346,9 +352,7 @@ std::string connect_host(const Listen& listen) {
 // GET `path` from the exporter itself; returns the whole response ("" on failure).
 std::string http_get(const Listen& listen, unsigned port, const std::string& path,
                      Clock::duration timeout = 5s) {
-  std::string host = listen.host;
-  if (host == "0.0.0.0") host = "127.0.0.1";
-  if (host == "[::]") host = "[::1]";
+  const std::string host = reach_host(listen);
   asio::ip::tcp::iostream s;
   s.expires_after(timeout);
   s.connect(connect_host(listen), std::to_string(port));
