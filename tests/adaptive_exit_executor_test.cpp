@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 #include <exitguard/adaptive_exit_executor.hpp>
 
 #include "support/exit_fixture.hpp"

@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Threaded stress test of the exit driver (run under ThreadSanitizer by the tsan
 // preset, and as an ordinary test elsewhere): 1,000 concurrent exits on 4 threads
 // share one MockVenue, one circuit breaker and one halt coordinator, while an

@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // Tests for exitguard/bounded_retry_executor.hpp. Everything but the multi-threaded
 // test runs in virtual time (ManualClock + VirtualTimeDriver), so every instant
 // asserted is exact and nothing sleeps.

@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // docs/configuration.md against the code: each settings type's table lists exactly the
 // data members its struct declares, so a member added, renamed or removed without the
 // docs (or a documented type that does not exist) fails here. The members are read from

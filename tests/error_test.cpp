@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Tests for exitguard/error.hpp: the "exitguard" error category, its stable ids,
 // names and messages, the conditions, configuration_error and the classifiers.
 #include <exitguard/error.hpp>

@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // Tests of exitguard/exclusivity_key.hpp: keys unique across executors, processes and
 // restarts, and KeyLifetimes pinning one lifetime per key.
 

@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Tests of exitguard/exit_attempt_tracker.hpp: the per-exit record of attempts, the
 // attempt limit, which attempts may still land, and fills counted exactly once in
 // exact base units — late fills included, fill reports deduplicated by id, and an

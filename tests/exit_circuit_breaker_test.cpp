@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Tests of exitguard/exit_circuit_breaker.hpp: counting consecutive failed exits,
 // tripping (and what it does to trading), the latch, manual re-arm, the cooldown and
 // its single half-open probe, settings validation, and concurrent use. Times come

@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Tests of exitguard/exit_deadline_manager.hpp: one hard deadline per exit, the
 // window reserved for the final step, and the budgets derived from them as the clock
 // moves. Every question has an overload taking the time it is asked at (the exit

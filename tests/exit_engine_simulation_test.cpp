@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Deterministic simulation of the exit engine alone (exit_engine.hpp), in virtual time,
 // TigerBeetle/FoundationDB style: no Asio, no clock, no IO — a tiny simulated venue, a
 // simulated driver and an event queue, all drawn from one seed.

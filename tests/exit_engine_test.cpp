@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 #include <exitguard/exit_engine.hpp>
 
 // Tests of exitguard/exit_engine.hpp: the sans-IO exit engine. Every (state, event)

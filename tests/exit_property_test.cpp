@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // Property test: AdaptiveExitExecutor under seeded random fault schedules, in virtual time.
 //
 // Every seed derives, deterministically (its own SplitMix64/mt19937_64 stream, no

@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Tests of exitguard/exit_state_machine.hpp: the transition table, the event table,
 // the machine that enforces the first, and its bounded audit trail. Audit timestamps
 // are passed in or come from ManualClock, so they are asserted exactly; no test

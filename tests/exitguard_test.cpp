@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // Tests of exitguard/exitguard.hpp, the umbrella header: it compiles on its own,
 // every main type is reachable through it (the sans-IO exit engine and exact
 // quantities included), and they work together in a tiny exit run in virtual time

@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // Tests of exitguard/prometheus/metrics.hpp: the families and series it registers,
 // their exact values after scripted exits run in virtual time (ManualClock +
 // VirtualTimeDriver + MockVenue + AdaptiveExitExecutor with the adapter as its

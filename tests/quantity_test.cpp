@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Tests of exitguard/quantity.hpp: exact quantities in whole base units. Decimals
 // enter only through from_decimal (rounded to the nearest unit, refused when not a
 // finite number in range), leave exactly through to_string, and sums saturate

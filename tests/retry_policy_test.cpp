@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Tests for exitguard/retry_policy.hpp: defaults, exit_policy, validate() (one test
 // per refused setting), the backoff sequence and its jitter, and BasicRetryBudget,
 // the one retry rule shared by BoundedRetryExecutor and the exit engine (it reads no

@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Tests of exitguard/solana/errors.hpp: Solana's RPC server errors (conditions over
 // JSON-RPC codes), transaction and instruction errors read from the JSON shapes
 // nodes send (preflight failures, getSignatureStatuses, getTransaction), the

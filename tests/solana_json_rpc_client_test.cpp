@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // Tests of exitguard/solana/json_rpc_client.hpp against the LiteSVM localnet (real
 // HTTP, real faults) and two tiny local servers (a malformed answer, a peer that
 // closes before the TLS handshake). Real time; every wait is bounded.

@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // Tests of tests/support/solana_localnet.hpp: the fixture starts the real localnet
 // server (node + LiteSVM), talks JSON-RPC to it, reports its errors, and stops it.
 // These tests run a real server in real time; the waits are bounded polls.

@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // The venue conformance harness (exitguard/testing/venue_conformance.hpp) against
 // exitguard::solana::RpcVenue on the LiteSVM localnet: real signatures, the real
 // System and SPL Token programs, real time. Each harness fault is mapped to what a

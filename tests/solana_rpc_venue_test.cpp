@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // Tests of exitguard/solana/rpc_venue.hpp: whole exits through AdaptiveExitExecutor
 // against the LiteSVM localnet (real signatures, the real System and SPL Token
 // programs, real time), with the localnet's faults. Every scenario checks what was

@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // Tests of exitguard/solana/transaction.hpp and exitguard/testing/solana_signer.hpp:
 // base58/base64, instruction layouts, message compilation, signing and account parsing,
 // checked byte for byte against @solana/kit (tests/solana/vectors/transactions.json,

@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // Tests for exitguard/testing/manual_clock.hpp: a clock that moves only when told,
 // and Asio timers on it. Nothing here waits in wall time.
 #include <exitguard/testing/manual_clock.hpp>

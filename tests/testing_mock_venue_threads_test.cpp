@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // MockVenue shared by many exits on a multi-threaded io_context (run under
 // ThreadSanitizer by the tsan preset). Each exit has its own strand of
 // any_io_executor, as the exit driver does; it reaches the venue by posting to

@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // Tests for exitguard/testing/virtual_time_driver.hpp: an io_context driven in
 // virtual time. Every time asserted here is exact; nothing is measured in wall time.
 #include <exitguard/testing/virtual_time_driver.hpp>

@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Tests of exitguard/trading_halt_coordinator.hpp: what each trading state allows,
 // the recorded who/why/when, subscribers, and concurrent changes. Times come from
 // ManualClock, so they are asserted exactly; no test sleeps.

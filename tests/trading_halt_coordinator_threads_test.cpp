@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Threaded stress tests of exitguard/trading_halt_coordinator.hpp, run by the
 // release and ASan builds like any test and, being a *_threads_test.cpp, by the
 // ThreadSanitizer preset (`cmake --workflow --preset tsan`).

@@ -1,4 +1,4 @@
-// exitguard-test-set: optimized (built and run once, in Release: logic without IO, or a stress test that needs speed)
+// exitguard-test-set: optimized
 // Tests of exitguard/transport_classifier.hpp: the transport, HTTP and JSON-RPC
 // error categories, TransportClassifier's verdict on every code family (each row
 // with its reason), its fallback, the Idempotent adapter, and docs/transports.md's

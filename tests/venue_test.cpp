@@ -1,4 +1,4 @@
-// exitguard-test-set: sanitized (built and run once, under ASan+UBSan: it runs asynchronous code, lifetimes, buffers)
+// exitguard-test-set: sanitized
 // Tests of exitguard/venue.hpp: the order and outcome types exitguard exchanges with
 // the user's venue, and the concepts that detect what a venue offers. The venues
 // here are small but real: they are run on an io_context, not just declared. They
