@@ -733,6 +733,23 @@ TEST_CASE("token: deferred starts nothing until launched", "[executor][token]") 
   CHECK(script->start_times() == std::vector{at(5s)});
 }
 
+TEST_CASE("token: a deferred run may be launched after its executor is destroyed", "[executor][token][lifetime]") {
+  VirtualTime vt;
+  auto script = make_script<int>(vt.ioc.get_executor(), {IntStep::fail(refused, 1s), IntStep::succeed(9, 1s)});
+  auto ex = std::make_unique<Executor>(vt.ioc.get_executor(), Policy{}, exitguard::IdempotentClassifier{});
+  auto op = ex->async_execute(CoroOp<int>{script}, boost::asio::deferred);
+  ex.reset();  // the deferred operation holds what the run needs, not the executor object
+  Outcome out;
+  std::move(op)(record(out));
+  vt.run_until_done(out);
+  CHECK_FALSE(out.ec);
+  REQUIRE(out.result.value);
+  CHECK(*out.result.value == 9);
+  CHECK(out.result.attempts == 2);  // the policy and classifier survived: the refusal was retried
+  CHECK(out.at == at(3s));
+  vt.drain();
+}
+
 TEST_CASE("token: a callback runs on its associated executor", "[executor][token]") {
   VirtualTime vt;
   Executor ex(vt.ioc.get_executor());

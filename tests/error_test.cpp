@@ -7,6 +7,7 @@
 #include <boost/system/errc.hpp>
 #include <catch2/catch.hpp>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -373,6 +374,19 @@ TEST_CASE("a user classifier satisfies the Classifier concept", "[error][classif
   CHECK(c(error_code(0x1771, boost::system::generic_category())) == FailureKind::transient);
   CHECK(c(error::insufficient_funds) == FailureKind::permanent);
   CHECK(c(aerr::timed_out) == FailureKind::in_doubt);
+}
+
+TEST_CASE("error_label: none, the exitguard name, or category:value", "[error]") {
+  const auto [code, label] = GENERATE(table<error_code, std::string>({
+      {error_code{}, "none"},
+      {make_error_code(error::deadline_exceeded), "deadline_exceeded"},
+      {make_error_code(error::in_doubt), "in_doubt"},
+      {error_code(9999, exitguard::error_category()), "exitguard:9999"},  // no such error: not a blank name
+      {error_code(ECONNREFUSED, boost::system::system_category()), "system:" + std::to_string(ECONNREFUSED)},
+      {make_error_code(errc::timed_out), "generic:" + std::to_string(ETIMEDOUT)},
+  }));
+  CAPTURE(code.message());
+  CHECK(exitguard::error_label(code) == label);
 }
 
 TEST_CASE("FailureKind names", "[error]") {

@@ -258,11 +258,14 @@ struct executor_shared {
   std::atomic<std::uint64_t> next_id{0};
 };
 
-// One exit: the engine, its strand and timer, the user's handler. Owned by
-// shared_ptr: the timer's pending wait and the handlers posted to the strand hold it.
-template <class Clock, class Executor, class Venue, class Handler>
-class exit_operation final : public exit_answer_sink,
-                             public std::enable_shared_from_this<exit_operation<Clock, Executor, Venue, Handler>> {
+// One exit, all of it but the user's handler: the engine, its strand and timer, the
+// venue calls, breaker, metrics and log. Owned by shared_ptr: the timer's pending wait
+// and the handlers posted to the strand hold it. Not a template on the handler, so
+// every execute_exit call site with its own handler type shares this code (a bot's,
+// and our tests': one instantiation per venue, not one per call site).
+template <class Clock, class Executor, class Venue>
+class exit_operation_core : public exit_answer_sink,
+                            public std::enable_shared_from_this<exit_operation_core<Clock, Executor, Venue>> {
  public:
   using shared_type = executor_shared<Clock, Executor>;
   using strand_type = boost::asio::strand<Executor>;
@@ -270,55 +273,45 @@ class exit_operation final : public exit_answer_sink,
   using engine_type = BasicExitEngine<Clock>;
   using report_type = BasicExitReport<Clock>;
   using time_point = typename Clock::time_point;
-  using handler_executor = boost::asio::associated_executor_t<Handler, Executor>;
-  // decay_t: for an executor without outstanding_work (use_future's), prefer() is the
-  // identity and its type is an rvalue reference.
-  using work_type = std::decay_t<decltype(boost::asio::prefer(std::declval<handler_executor>(),
-                                                              boost::asio::execution::outstanding_work.tracked))>;
 
-  exit_operation(std::shared_ptr<const shared_type> shared, Venue& venue, ExitRequest request, std::uint64_t id,
-                 Handler handler)
+  exit_operation_core(std::shared_ptr<const shared_type> shared, Venue& venue, ExitRequest request, std::uint64_t id)
       : shared_(std::move(shared)),
         venue_(venue),
         strand_(boost::asio::make_strand(shared_->executor)),
         timer_(strand_),
         request_(std::move(request)),
-        id_(id),
-        work_(boost::asio::prefer(boost::asio::get_associated_executor(handler, shared_->executor),
-                                  boost::asio::execution::outstanding_work.tracked)),
-        handler_(std::move(handler)) {}
+        id_(id) {}
 
-  exit_operation(const exit_operation&) = delete;
-  exit_operation& operator=(const exit_operation&) = delete;
+  exit_operation_core(const exit_operation_core&) = delete;
+  exit_operation_core& operator=(const exit_operation_core&) = delete;
 
   // The link's signals hold what the venue's operations put in them (an executor, a
   // coroutine's cancellation state): release() lets go of them where those operations
   // run. An exit destroyed without release (its io_context shut down, so no thread
   // runs anything) drops its link here.
-  ~exit_operation() = default;
+  ~exit_operation_core() override = default;
+
+  const Executor& executor() const noexcept { return shared_->executor; }
+
+  // A cancellation from the handler's slot (any thread): taken on the strand.
+  void cancel_requested(boost::asio::cancellation_type type) {
+    const CancelKind kind = (type & boost::asio::cancellation_type::terminal) != boost::asio::cancellation_type::none
+                                ? CancelKind::terminal
+                                : CancelKind::partial;
+    boost::asio::post(strand_, [self = this->shared_from_this(), kind] {
+      if (!self->engine_) {
+        self->early_cancel_ = kind;
+        return;
+      }
+      self->feed([&](time_point now) { self->engine_->cancel(kind, now); });
+    });
+  }
 
   // Runs on the venue's executor first (capabilities are venue members), then on the strand.
-  void launch(std::shared_ptr<exit_operation> self) {
+  void launch(std::shared_ptr<exit_operation_core> self) {
     if constexpr (venue_has_executor<Venue>) venue_ex_.emplace(venue_.get_executor());
     link_ = std::make_shared<exit_link>();
     link_->exit = self;
-    auto slot = boost::asio::get_associated_cancellation_slot(*handler_);
-    if (slot.is_connected()) {
-      slot.assign([weak = std::weak_ptr<exit_operation>(self)](boost::asio::cancellation_type type) {
-        if (auto op = weak.lock()) {
-          const CancelKind kind = (type & boost::asio::cancellation_type::terminal) != boost::asio::cancellation_type::none
-                                      ? CancelKind::terminal
-                                      : CancelKind::partial;
-          boost::asio::post(op->strand_, [op, kind] {
-            if (!op->engine_) {
-              op->early_cancel_ = kind;
-              return;
-            }
-            op->feed([&](time_point now) { op->engine_->cancel(kind, now); });
-          });
-        }
-      });
-    }
     on_venue([self] {
       // A capabilities() that throws guarantees nothing (a query_position member is
       // still used: asking is not a guarantee).
@@ -355,6 +348,10 @@ class exit_operation final : public exit_answer_sink,
       });
     });
   }
+
+ protected:
+  // The report to the user's handler, once, after every sink and rule was called.
+  virtual void complete(boost::system::error_code ec, report_type report) = 0;
 
  private:
   // The one containment point: `f()`'s result, or `fallback` if it threw (audited).
@@ -618,21 +615,15 @@ class exit_operation final : public exit_answer_sink,
     log(report.closed() ? spdlog::level::info : spdlog::level::warn,
         "exit_finished exit_id={} position={} state={} error={} attempts={} filled={} of={} exit_time_ms={}",
         report.exit_id, detail::logfmt_value(report.position_id), to_string(report.final_state),
-        report.error ? std::string(error_name_or_message(report.error)) : std::string("none"), report.attempts,
+        error_label(report.error), report.attempts,
         to_string(report.filled_quantity, engine_->request().decimals),
         to_string(report.requested_quantity, engine_->request().decimals),
         std::chrono::duration_cast<std::chrono::milliseconds>(report.exit_time).count());
     (void)now;
     completed_ = true;
     // After this, no sink or rule is called again (they may be gone).
-    auto handler = std::move(*handler_);
-    handler_.reset();
-    auto work = std::move(work_);
     const boost::system::error_code ec = report.error;
-    auto ex = boost::asio::get_associated_executor(handler, shared_->executor);
-    boost::asio::dispatch(ex, [h = std::move(handler), ec, r = std::move(report), w = std::move(work)]() mutable {
-      std::move(h)(ec, std::move(r));
-    });
+    complete(ec, std::move(report));
   }
 
   void announce_late_fill(const ExitOutput& out) {
@@ -691,11 +682,6 @@ class exit_operation final : public exit_answer_sink,
     }
   }
 
-  static std::string_view error_name_or_message(const boost::system::error_code& ec) {
-    if (ec.category() == error_category()) return error_name(static_cast<error>(ec.value()));
-    return "other";
-  }
-
   template <class F>
   void metric(F&& f) noexcept {
     if (!shared_->metrics || completed_) return;
@@ -743,8 +729,6 @@ class exit_operation final : public exit_answer_sink,
   std::optional<engine_type> engine_;
   std::optional<CancelKind> early_cancel_;  // asked before the engine started
   std::shared_ptr<exit_link> link_;
-  work_type work_;
-  std::optional<Handler> handler_;
   BreakerPermit permit_ = BreakerPermit::allowed;
   std::optional<time_point> armed_;
   std::vector<std::string_view> callback_failures_;
@@ -753,6 +737,50 @@ class exit_operation final : public exit_answer_sink,
   bool halt_told_ = false;
   bool completed_ = false;
   bool released_ = false;
+};
+
+// One exit with its user's handler: the handler's cancellation slot, the work it
+// keeps on its executor, and the completion on that executor.
+template <class Clock, class Executor, class Venue, class Handler>
+class exit_operation final : public exit_operation_core<Clock, Executor, Venue> {
+  using core = exit_operation_core<Clock, Executor, Venue>;
+  using handler_executor = boost::asio::associated_executor_t<Handler, Executor>;
+  // decay_t: for an executor without outstanding_work (use_future's), prefer() is the
+  // identity and its type is an rvalue reference.
+  using work_type = std::decay_t<decltype(boost::asio::prefer(std::declval<handler_executor>(),
+                                                              boost::asio::execution::outstanding_work.tracked))>;
+
+ public:
+  exit_operation(std::shared_ptr<const typename core::shared_type> shared, Venue& venue, ExitRequest request,
+                 std::uint64_t id, Handler handler)
+      : core(shared, venue, std::move(request), id),
+        work_(boost::asio::prefer(boost::asio::get_associated_executor(handler, shared->executor),
+                                  boost::asio::execution::outstanding_work.tracked)),
+        handler_(std::move(handler)) {}
+
+  void start(const std::shared_ptr<exit_operation>& self) {
+    auto slot = boost::asio::get_associated_cancellation_slot(*handler_);
+    if (slot.is_connected()) {
+      slot.assign([weak = std::weak_ptr<core>(self)](boost::asio::cancellation_type type) {
+        if (auto op = weak.lock()) op->cancel_requested(type);
+      });
+    }
+    this->launch(self);
+  }
+
+ private:
+  void complete(boost::system::error_code ec, typename core::report_type report) override {
+    auto handler = std::move(*handler_);
+    handler_.reset();
+    auto work = std::move(work_);
+    auto ex = boost::asio::get_associated_executor(handler, this->executor());
+    boost::asio::dispatch(ex, [h = std::move(handler), ec, r = std::move(report), w = std::move(work)]() mutable {
+      std::move(h)(ec, std::move(r));
+    });
+  }
+
+  work_type work_;
+  std::optional<Handler> handler_;
 };
 
 // Frees an exit's storage (the handler's allocator) when its last owner goes.
@@ -789,7 +817,7 @@ struct exit_initiation {
       throw;
     }
     std::shared_ptr<op_type> op(p, exit_storage_deleter<op_type, alloc_type>{a});
-    op->launch(op);
+    op->start(op);
   }
 };
 

@@ -178,6 +178,19 @@ struct deduce_result {};
 
 template <class Clock, class Executor = boost::asio::any_io_executor>
 class BasicBoundedRetryExecutor {
+  // What the runs share. A run holds it, and so does a deferred operation not yet
+  // launched: either may outlive the executor object.
+  struct shared_state {
+    shared_state(const Executor& ex, const BasicRetryPolicy<Clock>& p,
+                 std::function<FailureKind(const boost::system::error_code&)> c, std::uint64_t s)
+        : executor(ex), policy(p), classifier(std::move(c)), seed(s) {}
+    const Executor executor;
+    const BasicRetryPolicy<Clock> policy;
+    const std::function<FailureKind(const boost::system::error_code&)> classifier;
+    const std::uint64_t seed;
+    mutable std::atomic<std::uint64_t> runs{0};  // numbers the runs: each its own jitter seed
+  };
+
  public:
   using clock_type = Clock;
   using executor_type = Executor;
@@ -190,12 +203,14 @@ class BasicBoundedRetryExecutor {
   template <Classifier C = DefaultClassifier>
   explicit BasicBoundedRetryExecutor(const executor_type& ex, policy_type policy = {}, C classifier = {},
                                      std::uint64_t jitter_seed = 0x65786974ULL)
-      : executor_(ex), policy_(policy), classifier_(std::move(classifier)), seed_(jitter_seed) {
-    throw_if_invalid(policy_.validate());
-  }
+      : state_(make_state(ex, policy, std::move(classifier), jitter_seed)) {}
 
-  executor_type get_executor() const noexcept { return executor_; }
-  const policy_type& policy() const noexcept { return policy_; }
+  // Not copyable or movable: runs are numbered per executor (the jitter's seeds).
+  BasicBoundedRetryExecutor(const BasicBoundedRetryExecutor&) = delete;
+  BasicBoundedRetryExecutor& operator=(const BasicBoundedRetryExecutor&) = delete;
+
+  executor_type get_executor() const noexcept { return state_->executor; }
+  const policy_type& policy() const noexcept { return state_->policy; }
 
   // Runs `op` under the policy; see the header comment for the completion. `T` is
   // deduced for operations returning asio::awaitable<T>; give it for token-style
@@ -206,28 +221,36 @@ class BasicBoundedRetryExecutor {
                                                    detail::awaitable_result<Op>,
                                                    std::type_identity<T>>::type;
     using signature = void(boost::system::error_code, RetryResult<value_type>);
+    // The initiation holds the shared state, not `this`: with a lazy token
+    // (deferred, use_awaitable) it runs when launched, maybe after this object is gone.
     return boost::asio::async_initiate<CompletionToken, signature>(
-        [this](auto handler, Op operation) { this->start<value_type>(std::move(handler), std::move(operation)); }, token,
-        std::move(op));
+        [state = state_](auto handler, Op operation) {
+          start<value_type>(state, std::move(handler), std::move(operation));
+        },
+        token, std::move(op));
   }
 
  private:
+  static std::shared_ptr<const shared_state> make_state(const executor_type& ex, const policy_type& policy,
+                                                        classifier_type classifier, std::uint64_t seed) {
+    throw_if_invalid(policy.validate());
+    return std::make_shared<const shared_state>(ex, policy, std::move(classifier), seed);
+  }
+
   template <class T, class Handler, class Op>
-  void start(Handler handler, Op op) {
+  static void start(const std::shared_ptr<const shared_state>& state, Handler handler, Op op) {
     using run_type = detail::retry_run<T, Clock, Executor>;
-    const std::uint64_t seed = detail::splitmix64(seed_ + runs_.fetch_add(1, std::memory_order_relaxed));
-    auto run = std::make_shared<run_type>(executor_, policy_, seed);
+    const std::uint64_t seed =
+        detail::splitmix64(state->seed + state->runs.fetch_add(1, std::memory_order_relaxed));
+    auto run = std::make_shared<run_type>(state->executor, state->policy, seed);
     auto strand = run->strand;
     detail::spawn_for_handler<RetryResult<T>>(
-        strand, executor_, detail::run_retries<T, Clock, Executor, Op>(std::move(run), std::move(op), classifier_),
+        strand, state->executor,
+        detail::run_retries<T, Clock, Executor, Op>(std::move(run), std::move(op), state->classifier),
         std::move(handler));
   }
 
-  executor_type executor_;
-  policy_type policy_;
-  classifier_type classifier_;
-  std::uint64_t seed_;
-  std::atomic<std::uint64_t> runs_{0};
+  std::shared_ptr<const shared_state> state_;
 };
 
 using BoundedRetryExecutor = BasicBoundedRetryExecutor<std::chrono::steady_clock>;

@@ -269,6 +269,18 @@ constexpr std::string_view error_name(error e) noexcept {
   return info ? info->name : std::string_view{};
 }
 
+// A short, stable label for any code, as the logs and the conformance report print
+// it: "none" for no error, the exitguard name ("deadline_exceeded"), or
+// "<category>:<value>" for another category ("exitguard.http:429", "system:111").
+inline std::string error_label(const boost::system::error_code& ec) {
+  if (!ec) return "none";
+  if (ec.category() == error_category()) {
+    const std::string_view name = error_name(static_cast<error>(ec.value()));
+    if (!name.empty()) return std::string(name);
+  }
+  return ec.category().name() + std::string(":") + std::to_string(ec.value());
+}
+
 // Thrown by constructors that refuse a configuration (principle 6: refused at
 // construction). `code()` holds the 3xx error; `what()` names it and the setting.
 class configuration_error : public boost::system::system_error {

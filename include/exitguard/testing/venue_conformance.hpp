@@ -337,11 +337,6 @@ struct ConformanceReport {
   }
 };
 
-inline std::string error_label(const boost::system::error_code& ec) {
-  if (!ec) return "none";
-  if (ec.category() == error_category()) return std::string(error_name(static_cast<error>(ec.value())));
-  return ec.category().name() + std::string(":") + std::to_string(ec.value());
-}
 
 // One line per fault:
 //   lost_answer       PASS  position_closed error=none attempts=2 filled=1000 sold=1000 of 1000 in 11.000s
