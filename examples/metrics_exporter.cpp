@@ -21,7 +21,7 @@
 //   * the operator re-arms: breaker reset (and reported to the metrics), trading
 //     resumed. A breaker tripped during a normal phase is re-armed after 5 s.
 //
-//   metrics_exporter [--listen HOST:PORT] [--duration SECONDS] [--check]
+//   metrics_exporter [--listen HOST:PORT] [--duration SECONDS] [--check [--scrape-out FILE]]
 //
 //   --listen    where to serve: exactly one HOST:PORT (default 127.0.0.1:9464).
 //               HOST is a dotted-quad IPv4 address (each part 0-255), [IPv6] or
@@ -34,6 +34,9 @@
 //   --check     before exiting, scrape /metrics once and check it (exit 1 if wrong),
 //               first with idle connections held open against the server: the
 //               scrape must not wait for them (see make_exposer).
+//   --scrape-out with --check: also write the checked scrape (the /metrics body) to
+//               FILE, for promtool (scripts/check-observability.sh reads the one
+//               the ctest run writes, so CI runs the exporter once).
 //
 // Prints `serving http://HOST:PORT/metrics` (the actual port) once listening.
 
@@ -394,7 +397,7 @@ std::vector<asio::ip::tcp::socket> open_idle_connections(asio::io_context& ioc, 
   return idle;
 }
 
-bool check_scrape(const Listen& listen, unsigned port) {
+bool check_scrape(const Listen& listen, unsigned port, const std::string& scrape_out) {
   int failed = 0;
   auto expect = [&failed](bool ok, const std::string& what) {
     std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
@@ -424,6 +427,15 @@ bool check_scrape(const Listen& listen, unsigned port) {
                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(idle_scrape_bound).count()) + " s)");
   }  // the idle connections close here
   expect(metrics.rfind("HTTP/1.1 200", 0) == 0, "GET /metrics: 200");
+  if (!scrape_out.empty()) {
+    const std::size_t body = metrics.find("\r\n\r\n");
+    std::FILE* out = std::fopen(scrape_out.c_str(), "wb");
+    const bool written = out && body != std::string::npos &&
+                         std::fwrite(metrics.data() + body + 4, 1, metrics.size() - body - 4, out) ==
+                             metrics.size() - body - 4;
+    if (out) std::fclose(out);
+    expect(written, "scrape written to " + scrape_out);
+  }
   for (const char* family :
        {"exitguard_exits_attempted_total counter", "exitguard_exits_first_attempt_total counter",
         "exitguard_exits_required_retry_total counter", "exitguard_exits_deadline_exceeded_total counter",
@@ -478,7 +490,7 @@ std::unique_ptr<prometheus::Exposer> make_exposer(const Listen& listen) {
 }
 
 void usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s [--listen HOST:PORT] [--duration SECONDS] [--check]\n", argv0);
+  std::fprintf(stderr, "usage: %s [--listen HOST:PORT] [--duration SECONDS] [--check [--scrape-out FILE]]\n", argv0);
 }
 
 // A refused command line: the flag, the value as given and why. Exit code 2.
@@ -495,8 +507,15 @@ int main(int argc, char** argv) {
   double duration = 0;
   bool duration_given = false;
   bool check = false;
+  std::string scrape_out;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--scrape-out") {
+      if (i + 1 >= argc) return refuse("--scrape-out", "", "missing file");
+      scrape_out = argv[++i];
+      if (scrape_out.empty()) return refuse("--scrape-out", "", "empty file name");
+      continue;
+    }
     if (a == "--listen" || a == "--duration") {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "%s: missing value\n", a.c_str());
@@ -516,6 +535,7 @@ int main(int argc, char** argv) {
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
+  if (!scrape_out.empty() && !check) return refuse("--scrape-out", scrape_out, "only with --check");
   if (!listen_given) parse_listen("127.0.0.1:9464", listen);
 
   auto registry = std::make_shared<prometheus::Registry>();
@@ -556,7 +576,7 @@ int main(int argc, char** argv) {
     std::printf("stopped: %llu exits started, %llu finished\n", static_cast<unsigned long long>(exporter.started()),
                 static_cast<unsigned long long>(exporter.finished()));
     std::fflush(stdout);
-    if (check) ok = check_scrape(listen, port);
+    if (check) ok = check_scrape(listen, port, scrape_out);
   }
   return ok ? 0 : 1;
 }

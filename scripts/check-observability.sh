@@ -7,14 +7,18 @@
 # 1. promtool check rules / test rules / check config on docs/observability/;
 # 2. scripts/check-dashboard.js: the dashboard is valid JSON, its PromQL parses, and it
 #    and the rules use only the metrics listed in docs/observability/metrics.txt;
-# 3. when build/release/examples/metrics_exporter exists: start it on 127.0.0.1 (a free
+# 3. the exporter's /metrics: the scrape its ctest run kept (metrics_exporter --check
+#    --scrape-out build/release/observability/metrics.txt), when it is newer than the
+#    binary, gets `promtool check metrics` and the name check; otherwise,
+#    when build/release/examples/metrics_exporter exists: start it on 127.0.0.1 (a free
 #    port from 19464 on) for 20 s, wait until it answers and its scenarios have produced
 #    data, scrape /metrics, `promtool check metrics` the scrape, and run the name check
 #    against it. The exporter is always stopped on exit. Missing binary: a failure once
 #    examples/metrics_exporter.cpp is in the tree (build it: `cmake --workflow --preset
 #    release`), skipped before.
 #
-# Environment: EXITGUARD_EXPORTER (binary), EXITGUARD_EXPORTER_PORT (first port tried),
+# Environment: EXITGUARD_EXPORTER (binary), EXITGUARD_SCRAPE_IN (the kept scrape),
+# EXITGUARD_EXPORTER_PORT (first port tried),
 # EXITGUARD_SCRAPE_OUT (where the scrape is kept, default build/observability/metrics.txt).
 # Needs promtool, node and curl (scripts/setup-deps.sh installs them).
 set -euo pipefail
@@ -26,6 +30,7 @@ EXPORTER=${EXITGUARD_EXPORTER:-build/release/examples/metrics_exporter}
 EXPORTER_SOURCE=examples/metrics_exporter.cpp
 FIRST_PORT=${EXITGUARD_EXPORTER_PORT:-19464}
 SCRAPE=${EXITGUARD_SCRAPE_OUT:-build/observability/metrics.txt}
+SCRAPE_IN=${EXITGUARD_SCRAPE_IN:-build/release/observability/metrics.txt}  # kept by ctest
 EXPORTER_DURATION=20  # seconds the exporter runs by itself
 READY_TRIES=40        # x 0.25 s: at most 10 s for /metrics to answer
 DATA_MIN_WAIT=3       # seconds of scenarios at least, after it answers...
@@ -69,7 +74,27 @@ promtool check config "$OBS/prometheus.yml"
 log "metric names in the dashboard and the rules (against $OBS/metrics.txt)"
 node scripts/check-dashboard.js --require-promtool
 
+# check_scrape FILE: promtool and the name check on a scrape of the exporter.
+check_scrape() {
+  log "promtool check metrics < $1"
+  if ! promtool check metrics <"$1" >"$work/check-metrics.txt" 2>&1; then
+    cat "$work/check-metrics.txt" >&2
+    die "promtool check metrics rejected the exporter's /metrics ($1)"
+  fi
+  cat "$work/check-metrics.txt"
+  log "metric names in the dashboard and the rules (against $1)"
+  node scripts/check-dashboard.js --require-promtool "$1"
+  log "OK"
+}
+
 # --- the exporter ------------------------------------------------------------------
+# The ctest run of the exporter (--check --scrape-out) keeps the scrape it checked: when
+# it is newer than the binary, that scrape is checked, and the exporter is not run again.
+if [ -x "$EXPORTER" ] && [ -s "$SCRAPE_IN" ] && [ "$SCRAPE_IN" -nt "$EXPORTER" ]; then
+  log "using the scrape the exporter's ctest run kept: $SCRAPE_IN ($(wc -l <"$SCRAPE_IN") lines)"
+  check_scrape "$SCRAPE_IN"
+  exit 0
+fi
 if [ ! -x "$EXPORTER" ]; then
   if [ -f "$EXPORTER_SOURCE" ]; then
     die "$EXPORTER_SOURCE is in the tree but $EXPORTER was not built (run: cmake --workflow --preset release)"
@@ -168,14 +193,4 @@ if ! grep -q "serving $url" "$exporter_log"; then
   log "warning: the exporter did not print \"serving $url\""
 fi
 
-log "promtool check metrics < $SCRAPE"
-if ! promtool check metrics <"$SCRAPE" >"$work/check-metrics.txt" 2>&1; then
-  cat "$work/check-metrics.txt" >&2
-  die "promtool check metrics rejected the exporter's /metrics ($SCRAPE)"
-fi
-cat "$work/check-metrics.txt"
-
-log "metric names in the dashboard and the rules (against $SCRAPE)"
-node scripts/check-dashboard.js --require-promtool "$SCRAPE"
-
-log "OK"
+check_scrape "$SCRAPE"
