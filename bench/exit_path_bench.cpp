@@ -425,7 +425,11 @@ asio::awaitable<bool> submit_or_timeout(TokenVenue& venue, const exitguard::Exit
                                         asio::steady_timer& timer) {
   using namespace asio::experimental::awaitable_operators;
   timer.expires_after(30s);
-  auto result = co_await (venue.async_submit(order, asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
+  // Named locals, not temporaries inside the co_await (docs/coroutine-pitfalls.md, case 2).
+  auto submit = venue.async_submit(order, asio::use_awaitable);
+  auto wait = timer.async_wait(asio::use_awaitable);
+  auto race = std::move(submit) || std::move(wait);
+  auto result = co_await std::move(race);
   co_return result.index() == 0 && std::get<0>(result).status == exitguard::SubmitStatus::filled;
 }
 

@@ -17,6 +17,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
+# A compiler cache where it helps: on a machine that has ccache (a developer's, re-running
+# this from clean clones), every CMake build below uses it. CI starts on a fresh machine
+# with a cold cache, where it would only cost its installation, so nothing installs it.
+if [ -z "${CMAKE_CXX_COMPILER_LAUNCHER:-}" ] && command -v ccache >/dev/null 2>&1; then
+  export CMAKE_CXX_COMPILER_LAUNCHER=ccache
+  echo "test.sh: compiling through ccache ($(command -v ccache))"
+fi
+
 STAGE=$ROOT/build/stage
 current_step=""
 current_start=0
