@@ -4,8 +4,9 @@
 # observability checks (alert rules, dashboard, the metrics exporter's scrape), one
 # ASan+UBSan build of the tests marked `sanitized`, TSan on the threaded tests, the
 # fuzzers, then install + the consumer projects (installed, add_subdirectory,
-# FetchContent, prometheus, solana, core without prometheus-cpp). The summary gives
-# each step's wall time.
+# FetchContent, prometheus, solana, core without prometheus-cpp), and the README's
+# demo command with the development packages hidden. The summary gives each step's
+# wall time.
 #
 #   scripts/test.sh                         # everything
 #   EXITGUARD_SKIP_ASAN=1 scripts/test.sh   # skip the ASan/UBSan pass
@@ -162,6 +163,12 @@ step_consumer_without_prometheus() {
   tests/consumers/prometheus/check-core-without-prometheus-cpp.sh "$STAGE" build/consumers-hidden-deps
 }
 
+# The README's demo command on what `setup-deps.sh --demo` installs: Catch2 and
+# prometheus-cpp hidden, --check and --json (scripts/check-demo-fresh.sh).
+step_demo() {
+  "$ROOT/scripts/check-demo-fresh.sh"
+}
+
 # --- main --------------------------------------------------------------------
 run_step deps step_deps
 run_step solana-localnet step_solana_localnet
@@ -188,3 +195,4 @@ run_step consumer-fetchcontent step_consumer_fetchcontent
 run_step consumer-prometheus step_consumer_prometheus
 run_step consumer-solana step_consumer_solana
 run_step consumer-without-prometheus step_consumer_without_prometheus
+run_step demo step_demo

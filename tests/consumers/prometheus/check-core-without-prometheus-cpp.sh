@@ -45,25 +45,17 @@ if [ -z "${EXITGUARD_IN_NAMESPACE:-}" ]; then
     exit 1
   fi
   echo "ok   exitguard-targets.cmake does not mention prometheus"
-
-  unshare_cmd=(unshare --mount --propagation private)
-  if ! "${unshare_cmd[@]}" true 2>/dev/null; then
-    unshare_cmd=(unshare --user --map-root-user --mount --propagation private)
-    "${unshare_cmd[@]}" true 2>/dev/null || {
-      echo "FAIL: cannot create a mount namespace (unshare); run as root or enable user namespaces" >&2
-      exit 1
-    }
-  fi
-  exec env EXITGUARD_IN_NAMESPACE=1 "${unshare_cmd[@]}" "$0" "$STAGE" "$BUILD_ROOT"
 fi
+# shellcheck source=../../../scripts/lib/private-mount-namespace.sh
+. "$ROOT/scripts/lib/private-mount-namespace.sh"
+exitguard_in_private_mount_namespace "$0" "$STAGE" "$BUILD_ROOT"
 
 # --- in the private mount namespace ------------------------------------------
 libdir=/usr/lib/x86_64-linux-gnu
 if command -v dpkg-architecture >/dev/null 2>&1; then
   libdir=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 fi
-if [ -d "$libdir/cmake/prometheus-cpp" ]; then mount -t tmpfs tmpfs "$libdir/cmake/prometheus-cpp"; fi
-if [ -d /usr/include/prometheus ]; then mount -t tmpfs tmpfs /usr/include/prometheus; fi
+exitguard_hide_dir "$libdir/cmake/prometheus-cpp" /usr/include/prometheus
 for f in "$libdir"/libprometheus-cpp-*; do
   if [ -e "$f" ]; then mount --bind /dev/null "$f"; fi
 done
