@@ -399,6 +399,7 @@ std::vector<asio::ip::tcp::socket> open_idle_connections(asio::io_context& ioc, 
 
 bool check_scrape(const Listen& listen, unsigned port, const std::string& scrape_out) {
   int failed = 0;
+  if (!scrape_out.empty()) std::remove(scrape_out.c_str());  // no stale scrape outlives a failed check
   auto expect = [&failed](bool ok, const std::string& what) {
     std::printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
     if (!ok) ++failed;
@@ -427,15 +428,6 @@ bool check_scrape(const Listen& listen, unsigned port, const std::string& scrape
                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(idle_scrape_bound).count()) + " s)");
   }  // the idle connections close here
   expect(metrics.rfind("HTTP/1.1 200", 0) == 0, "GET /metrics: 200");
-  if (!scrape_out.empty()) {
-    const std::size_t body = metrics.find("\r\n\r\n");
-    std::FILE* out = std::fopen(scrape_out.c_str(), "wb");
-    const bool written = out && body != std::string::npos &&
-                         std::fwrite(metrics.data() + body + 4, 1, metrics.size() - body - 4, out) ==
-                             metrics.size() - body - 4;
-    if (out) std::fclose(out);
-    expect(written, "scrape written to " + scrape_out);
-  }
   for (const char* family :
        {"exitguard_exits_attempted_total counter", "exitguard_exits_first_attempt_total counter",
         "exitguard_exits_required_retry_total counter", "exitguard_exits_deadline_exceeded_total counter",
@@ -461,6 +453,21 @@ bool check_scrape(const Listen& listen, unsigned port, const std::string& scrape
   expect(ones("exitguard_circuit_breaker_state", {"closed", "open", "half_open"}) == 1, "one breaker state at 1");
   const std::string other = http_get(listen, port, "/other");
   expect(other.rfind("HTTP/1.1 404", 0) == 0, "GET /other: 404");
+  // Kept only once every check passed: a kept scrape is a checked one. Written to a
+  // temporary name, then renamed, so that no reader sees half of it.
+  if (!scrape_out.empty() && failed == 0) {
+    const std::size_t body = metrics.find("\r\n\r\n");
+    const std::string partial = scrape_out + ".partial";
+    std::FILE* out = std::fopen(partial.c_str(), "wb");
+    bool written = out != nullptr && body != std::string::npos;
+    if (written) {
+      const std::size_t size = metrics.size() - body - 4;
+      written = std::fwrite(metrics.data() + body + 4, 1, size, out) == size;
+    }
+    if (out != nullptr) written = std::fclose(out) == 0 && written;
+    written = written && std::rename(partial.c_str(), scrape_out.c_str()) == 0;
+    expect(written, "scrape kept in " + scrape_out);
+  }
   std::printf("%d failed\n", failed);
   return failed == 0;
 }

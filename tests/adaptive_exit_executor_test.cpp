@@ -401,6 +401,31 @@ TEST_CASE("settings: the audit capacity", "[adaptive_exit_executor][config]") {
   CHECK(s.validate() == error_code{});
 }
 
+TEST_CASE("an exit that ends at once does not complete inside execute_exit, even on its own thread",
+          "[adaptive_exit_executor][completion]") {
+  // Asio's rule for an initiating function: the handler is never called inside it.
+  // Started from a handler running on the exit's io_context, an invalid request (or a
+  // refusal) would otherwise end on the spot: the first hop is posted.
+  Clock::reset();
+  ExitFixture f;
+  auto request = f.open("SOL-1", 1000);
+  request.quantity = 0;  // invalid: the engine ends the exit as it starts
+  int calls = 0;
+  int calls_inside = -1;
+  error_code result;
+  asio::post(f.ioc, [&] {
+    exitguard::execute_exit(f.exits, f.venue, request, [&](error_code ec, Report) {
+      ++calls;
+      result = ec;
+    });
+    calls_inside = calls;
+  });
+  REQUIRE(f.driver.run_until([&calls] { return calls > 0; }));
+  CHECK(calls_inside == 0);
+  CHECK(calls == 1);
+  CHECK(result == error::invalid_quantity);
+}
+
 TEST_CASE("invalid requests end ExitFailed at once, with nothing sent", "[adaptive_exit_executor][request]") {
   Clock::reset();
   ExitFixture f;

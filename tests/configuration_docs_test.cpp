@@ -163,7 +163,10 @@ void check_defaults(const std::string& heading, const std::vector<StatedDefault>
     std::string cell = row->second[d.column];
     cell.erase(std::remove(cell.begin(), cell.end(), '`'), cell.end());
     CAPTURE(cell);
-    CHECK(cell.rfind(d.text, 0) == 0);
+    // The text, then the end of the cell, a space, ':' or ',': "64" must not pass "640".
+    const bool starts = cell.rfind(d.text, 0) == 0;
+    const char after = cell.size() > d.text.size() ? cell[d.text.size()] : ' ';
+    CHECK((starts && (after == ' ' || after == ':' || after == ',')));
     CHECK(d.holds);
   }
 }

@@ -7,15 +7,15 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
-
-using exitguard::testing::ConformanceReport;
 
 extern exitguard::testing::MockVenueSubject subject;
 extern exitguard::testing::MockVenue mock_venue;

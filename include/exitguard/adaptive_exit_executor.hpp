@@ -28,7 +28,9 @@
 // is empty if the position closed, else why not (deadline_exceeded,
 // attempts_exhausted, the venue's rejection, in_doubt_unresolvable, trading_halted,
 // circuit_open, operation_aborted, or a request error). The handler's associated
-// allocator allocates the exit's state.
+// allocator allocates the exit's state, which lives until the late-answer horizon:
+// after the completion, unlike most Asio operations' state, so the allocator must stay
+// usable that long (a per-operation arena freed in the handler is not).
 //
 // Cancellation (the handler's cancellation slot): terminal — the exit stops, asks
 // the attempt in flight to stop, ends ExitCancelled and completes with
@@ -307,18 +309,24 @@ class exit_operation_core : public exit_answer_sink,
     });
   }
 
-  // Runs on the venue's executor first (capabilities are venue members), then on the strand.
+  // Runs on the venue's executor first (capabilities are venue members), then on the
+  // strand. Posted, not dispatched: an exit that ends at once (refused, invalid) must not
+  // complete inside async_execute, even when started from a thread of its executor.
   void launch(std::shared_ptr<exit_operation_core> self) {
     if constexpr (venue_has_executor<Venue>) venue_ex_.emplace(venue_.get_executor());
     link_ = std::make_shared<exit_link>();
     link_->exit = self;
-    on_venue([self] {
+    auto first = [self] {
       // A capabilities() that throws guarantees nothing (a query_position member is
       // still used: asking is not a guarantee).
       const VenueCapabilities caps = self->contain("capabilities threw", VenueCapabilities{false, QueriesPosition<Venue>, false},
                                                    [&] { return declared_capabilities(self->venue_); });
       boost::asio::dispatch(self->strand_, [self, caps] { self->begin(caps); });
-    });
+    };
+    if constexpr (venue_has_executor<Venue>)
+      boost::asio::post(*venue_ex_, std::move(first));
+    else
+      boost::asio::post(strand_, std::move(first));
   }
 
   // --- answers, from the venue's handlers (any thread) -------------------------------
@@ -477,7 +485,9 @@ class exit_operation_core : public exit_answer_sink,
     order.not_after = std::chrono::system_clock::now() +
                       std::chrono::duration_cast<std::chrono::system_clock::duration>(order.time_in_force);
     on_venue([link = link_, attempt, order = std::move(order), this]() mutable {
-      if (link->exit.expired()) return;
+      // `this` is used below: held for the call, not only checked.
+      auto exit = link->exit.lock();
+      if (!exit) return;
       auto slot = link->attempt_signal(attempt).slot();
       submit_done_handler done{link, attempt};
       try {
@@ -499,7 +509,8 @@ class exit_operation_core : public exit_answer_sink,
     const std::uint64_t serial = ++query_serial_;
     if constexpr (QueriesPosition<Venue>) {
       on_venue([link = link_, serial, this] {
-        if (link->exit.expired()) return;
+        auto exit = link->exit.lock();  // held while `this` is used
+        if (!exit) return;
         try {
           auto op = venue_.query_position(engine_->request().position_id);
           boost::asio::co_spawn(venue_executor(), std::move(op),
@@ -615,7 +626,7 @@ class exit_operation_core : public exit_answer_sink,
     log(report.closed() ? spdlog::level::info : spdlog::level::warn,
         "exit_finished exit_id={} position={} state={} error={} attempts={} filled={} of={} exit_time_ms={}",
         report.exit_id, detail::logfmt_value(report.position_id), to_string(report.final_state),
-        error_label(report.error), report.attempts,
+        detail::logfmt_value(error_label(report.error)), report.attempts,
         to_string(report.filled_quantity, engine_->request().decimals),
         to_string(report.requested_quantity, engine_->request().decimals),
         std::chrono::duration_cast<std::chrono::milliseconds>(report.exit_time).count());

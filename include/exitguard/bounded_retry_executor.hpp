@@ -178,8 +178,8 @@ struct deduce_result {};
 
 template <class Clock, class Executor = boost::asio::any_io_executor>
 class BasicBoundedRetryExecutor {
-  // What the runs share. A run holds it, and so does a deferred operation not yet
-  // launched: either may outlive the executor object.
+  // What the runs are made from. The initiation holds it, so a deferred operation not
+  // yet launched may outlive the executor object; each run copies what it needs.
   struct shared_state {
     shared_state(const Executor& ex, const BasicRetryPolicy<Clock>& p,
                  std::function<FailureKind(const boost::system::error_code&)> c, std::uint64_t s)

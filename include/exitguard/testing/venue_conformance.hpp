@@ -337,6 +337,8 @@ struct ConformanceReport {
   }
 };
 
+// Moved to error.hpp (exitguard::error_label); still reachable by its old name.
+using exitguard::error_label;
 
 // One line per fault:
 //   lost_answer       PASS  position_closed error=none attempts=2 filled=1000 sold=1000 of 1000 in 11.000s
