@@ -310,23 +310,19 @@ class exit_operation_core : public exit_answer_sink,
   }
 
   // Runs on the venue's executor first (capabilities are venue members), then on the
-  // strand. Posted, not dispatched: an exit that ends at once (refused, invalid) must not
-  // complete inside async_execute, even when started from a thread of its executor.
+  // strand. Dispatched: from a thread of the exit's executor it may run (and an exit
+  // that is refused or invalid end) before launch returns; the completion then posts.
   void launch(std::shared_ptr<exit_operation_core> self) {
     if constexpr (venue_has_executor<Venue>) venue_ex_.emplace(venue_.get_executor());
     link_ = std::make_shared<exit_link>();
     link_->exit = self;
-    auto first = [self] {
+    on_venue([self] {
       // A capabilities() that throws guarantees nothing (a query_position member is
       // still used: asking is not a guarantee).
       const VenueCapabilities caps = self->contain("capabilities threw", VenueCapabilities{false, QueriesPosition<Venue>, false},
                                                    [&] { return declared_capabilities(self->venue_); });
       boost::asio::dispatch(self->strand_, [self, caps] { self->begin(caps); });
-    };
-    if constexpr (venue_has_executor<Venue>)
-      boost::asio::post(*venue_ex_, std::move(first));
-    else
-      boost::asio::post(strand_, std::move(first));
+    });
   }
 
   // --- answers, from the venue's handlers (any thread) -------------------------------
@@ -776,7 +772,9 @@ class exit_operation final : public exit_operation_core<Clock, Executor, Venue> 
         if (auto op = weak.lock()) op->cancel_requested(type);
       });
     }
+    starting_.store(true, std::memory_order_relaxed);
     this->launch(self);
+    starting_.store(false, std::memory_order_release);
   }
 
  private:
@@ -785,13 +783,21 @@ class exit_operation final : public exit_operation_core<Clock, Executor, Venue> 
     handler_.reset();
     auto work = std::move(work_);
     auto ex = boost::asio::get_associated_executor(handler, this->executor());
-    boost::asio::dispatch(ex, [h = std::move(handler), ec, r = std::move(report), w = std::move(work)]() mutable {
+    auto call = [h = std::move(handler), ec, r = std::move(report), w = std::move(work)]() mutable {
       std::move(h)(ec, std::move(r));
-    });
+    };
+    // Never inside async_execute (Asio's rule for an initiating function): an exit that
+    // ended while start() was still running is completed through a post.
+    if (starting_.load(std::memory_order_acquire))
+      boost::asio::post(ex, std::move(call));
+    else
+      boost::asio::dispatch(ex, std::move(call));
   }
 
   work_type work_;
   std::optional<Handler> handler_;
+  // While start() runs: a completion then must not be dispatched (it could run inline).
+  std::atomic<bool> starting_{false};
 };
 
 // Frees an exit's storage (the handler's allocator) when its last owner goes.
