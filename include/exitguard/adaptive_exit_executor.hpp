@@ -355,7 +355,7 @@ class exit_operation_core : public exit_answer_sink,
 
  protected:
   // The report to the user's handler, once, after every sink and rule was called.
-  virtual void complete(boost::system::error_code ec, report_type report) = 0;
+  virtual void complete(report_type report) = 0;
 
  private:
   // The one containment point: `f()`'s result, or `fallback` if it threw (audited).
@@ -587,9 +587,11 @@ class exit_operation_core : public exit_answer_sink,
       BreakerDecision d{};
       contain_void("breaker record threw", [&] { d = shared_->breaker->record(permit_, outcome, report.error); });
       if (d.tripped) {
-        log(spdlog::level::err, "breaker_tripped exit_id={} position={} trips={} state={} error={}", report.exit_id,
-            detail::logfmt_value(report.position_id), d.trips, to_string(d.state),
-            detail::logfmt_value(report.error.message()));
+        log(spdlog::level::err, [&](spdlog::logger& logger) {
+          logger.error("breaker_tripped exit_id={} position={} trips={} state={} error={}", report.exit_id,
+                       detail::logfmt_value(report.position_id), d.trips, to_string(d.state),
+                       detail::logfmt_value(report.error.message()));
+        });
         metric([](MetricsSink& m) { m.breaker_tripped(); });
       }
       // Reported after every exit the breaker counted (docs/metrics.md): not for one it
@@ -619,27 +621,32 @@ class exit_operation_core : public exit_answer_sink,
       m.exit_finished(summary);
       if (shared_->halt) m.trading_state(shared_->halt->state());
     });
-    log(report.closed() ? spdlog::level::info : spdlog::level::warn,
-        "exit_finished exit_id={} position={} state={} error={} attempts={} filled={} of={} exit_time_ms={}",
-        report.exit_id, detail::logfmt_value(report.position_id), to_string(report.final_state),
-        detail::logfmt_value(error_label(report.error)), report.attempts,
-        to_string(report.filled_quantity, engine_->request().decimals),
-        to_string(report.requested_quantity, engine_->request().decimals),
-        std::chrono::duration_cast<std::chrono::milliseconds>(report.exit_time).count());
+    const auto finished_level = report.closed() ? spdlog::level::info : spdlog::level::warn;
+    log(finished_level, [&](spdlog::logger& logger) {
+      logger.log(finished_level,
+                 "exit_finished exit_id={} position={} state={} error={} attempts={} filled={} of={} exit_time_ms={}",
+                 report.exit_id, detail::logfmt_value(report.position_id), to_string(report.final_state),
+                 detail::logfmt_value(error_label(report.error)), report.attempts,
+                 to_string(report.filled_quantity, engine_->request().decimals),
+                 to_string(report.requested_quantity, engine_->request().decimals),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(report.exit_time).count());
+    });
     (void)now;
     completed_ = true;
     // After this, no sink or rule is called again (they may be gone).
-    const boost::system::error_code ec = report.error;
-    complete(ec, std::move(report));
+    complete(std::move(report));
   }
 
   void announce_late_fill(const ExitOutput& out) {
     const auto& s = shared_->settings;
     const auto* rec = engine_->tracker().find(out.attempt);
-    log(spdlog::level::warn, "late_fill_after_exit exit_id={} position={} attempt={} tx={} quantity={} filled={}",
-        engine_->exit_id(), detail::logfmt_value(engine_->request().position_id), out.attempt,
-        detail::logfmt_value(rec ? std::string_view(rec->transaction_id) : std::string_view{}),
-        to_string(out.quantity, engine_->request().decimals), to_string(engine_->filled(), engine_->request().decimals));
+    log(spdlog::level::warn, [&](spdlog::logger& logger) {
+      logger.warn("late_fill_after_exit exit_id={} position={} attempt={} tx={} quantity={} filled={}",
+                  engine_->exit_id(), detail::logfmt_value(engine_->request().position_id), out.attempt,
+                  detail::logfmt_value(rec ? std::string_view(rec->transaction_id) : std::string_view{}),
+                  to_string(out.quantity, engine_->request().decimals),
+                  to_string(engine_->filled(), engine_->request().decimals));
+    });
     if (!s.on_late_fill_after_exit) return;
     LateFillAfterExit fill;
     fill.exit_id = engine_->exit_id();
@@ -695,12 +702,14 @@ class exit_operation_core : public exit_answer_sink,
     contain_void("metrics sink threw", [&] { f(*shared_->metrics); });
   }
 
-  template <class... Args>
-  void log(spdlog::level::level_enum level, spdlog::format_string_t<Args...> fmt, Args&&... args) noexcept {
+  // Logs what `write(logger)` writes if the logger takes `level`: the line's arguments
+  // (strings) are built only then, and nothing they or the logger throw escapes.
+  template <class Write>
+  void log(spdlog::level::level_enum level, Write&& write) noexcept {
     auto& logger = *shared_->settings.logger;
     if (!logger.should_log(level)) return;
     try {
-      logger.log(level, fmt, std::forward<Args>(args)...);
+      write(logger);
     } catch (...) {
     }
   }
@@ -778,7 +787,8 @@ class exit_operation final : public exit_operation_core<Clock, Executor, Venue> 
   }
 
  private:
-  void complete(boost::system::error_code ec, typename core::report_type report) override {
+  void complete(typename core::report_type report) override {
+    const boost::system::error_code ec = report.error;
     auto handler = std::move(*handler_);
     handler_.reset();
     auto work = std::move(work_);
